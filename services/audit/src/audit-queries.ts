@@ -1,0 +1,48 @@
+import { endpoints, queueGroups, serveEndpoint, type AuditRecord, type Logger, type NatsConnection, type Subscription } from '@artifact-bus/contracts';
+import type { Selectable } from 'kysely';
+import type { AuditDatabase, AuditDb } from './db.ts';
+
+function toRecord(row: Selectable<AuditDatabase['events']>): AuditRecord {
+  return {
+    id: row.event_id,
+    time: new Date(row.time).toISOString(),
+    type: row.type as AuditRecord['type'],
+    operation: row.operation as AuditRecord['operation'],
+    requestId: row.request_id,
+    store: row.store,
+    key: row.key,
+    uri: row.uri,
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    sha256: row.sha256,
+    requester: row.requester,
+    workerId: row.worker_id,
+    error: row.error_code ? ({ code: row.error_code, message: row.error_message ?? '' } as AuditRecord['error']) : null,
+    streamSequence: Number(row.stream_sequence),
+    recordedAt: new Date(row.recorded_at).toISOString(),
+  };
+}
+
+/** `%`, `_` and `\` in a key prefix are literal, not LIKE wildcards. */
+function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export function serveAuditQueries(nc: NatsConnection, db: AuditDb, logger: Logger): Subscription[] {
+  return [
+    serveEndpoint(
+      nc,
+      endpoints.audit.query,
+      async (query) => {
+        let select = db.selectFrom('events').selectAll();
+        if (query.store) select = select.where('store', '=', query.store);
+        if (query.key) select = select.where('key', 'like', likePrefix(query.key));
+        if (query.type) select = select.where('type', '=', query.type);
+        if (query.requestId) select = select.where('request_id', '=', query.requestId);
+        if (query.since) select = select.where('time', '>=', new Date(query.since));
+        const rows = await select.orderBy('stream_sequence').limit(query.limit).execute();
+        return { records: rows.map(toRecord) };
+      },
+      { queue: queueGroups.audit, logger },
+    ),
+  ];
+}

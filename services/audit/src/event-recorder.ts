@@ -1,0 +1,86 @@
+import { jetstream, AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { ArtifactEvent, AUDIT_CONSUMER, describeIssues, ensureEventsStream, EVENTS_STREAM, subjects, type Logger, type NatsConnection } from '@artifact-bus/contracts';
+import type { AuditDb } from './db.ts';
+
+/**
+ * Records every event of the ABUS_EVENTS stream through a durable consumer. An event is acked
+ * only after its row is written, and the row is keyed by event id, so a redelivery (a crash
+ * between insert and ack) never writes a second row and a database outage loses nothing:
+ * unacked events are redelivered when it returns.
+ */
+export class EventRecorder {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly db: AuditDb,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const jsm = await ensureEventsStream(this.nc);
+    await jsm.consumers.add(EVENTS_STREAM, {
+      durable_name: AUDIT_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: subjects.events.all,
+      ack_wait: nanos(30_000),
+      max_ack_pending: 1000,
+    });
+    const consumer = await jetstream(this.nc).consumers.get(EVENTS_STREAM, AUDIT_CONSUMER);
+    this.messages = await consumer.consume({ max_messages: 256 });
+    this.loop = (async () => {
+      for await (const msg of this.messages ?? []) await this.record(msg);
+    })();
+  }
+
+  private async record(msg: JsMsg): Promise<void> {
+    let parsed: ReturnType<typeof ArtifactEvent.safeParse>;
+    try {
+      parsed = ArtifactEvent.safeParse(msg.json());
+    } catch {
+      parsed = ArtifactEvent.safeParse(undefined);
+    }
+    if (!parsed.success) {
+      // Not an event of ours: keep it in the stream, but stop offering it to the recorder.
+      this.logger.error({ subject: msg.subject, seq: msg.seq, problem: describeIssues(parsed.error) }, 'event does not match the schema; not recorded');
+      msg.term();
+      return;
+    }
+    const event = parsed.data;
+    try {
+      await this.db
+        .insertInto('events')
+        .values({
+          event_id: event.id,
+          stream_sequence: msg.seq,
+          time: event.time,
+          type: event.type,
+          operation: event.operation,
+          request_id: event.requestId,
+          store: event.store,
+          key: event.key,
+          uri: event.uri,
+          size_bytes: event.sizeBytes,
+          sha256: event.sha256,
+          requester: event.requester,
+          worker_id: event.workerId,
+          error_code: event.error?.code ?? null,
+          error_message: event.error?.message ?? null,
+        })
+        .onConflict((oc) => oc.column('event_id').doNothing())
+        .execute();
+      msg.ack();
+    } catch (error) {
+      this.logger.warn({ err: error, eventId: event.id }, 'could not record event; it will be redelivered');
+      msg.nak(5_000);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.messages?.close();
+    await this.loop;
+  }
+}

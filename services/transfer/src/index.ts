@@ -1,0 +1,1 @@
+export { TransferWorker, type TransferWorkerOptions } from './transfer-worker.ts';

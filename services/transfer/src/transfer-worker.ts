@@ -1,0 +1,248 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AbusError,
+  assertValidKey,
+  chunkSizeFor,
+  ChunkReceiver,
+  createInbox,
+  endpoints,
+  EventPublisher,
+  queueGroups,
+  sendChunks,
+  serveEndpoint,
+  toAbusError,
+  TransferResult,
+  type ArtifactEventFields,
+  type DownloadAccepted,
+  type DownloadRequest,
+  type Logger,
+  type NatsConnection,
+  type Subscription,
+  type TransferOperation,
+  type UploadAccepted,
+  type UploadRequest,
+} from '@artifact-bus/contracts';
+import type { ObjectRead } from '@artifact-bus/storage';
+import { StoreResolver, type OpenStore } from './store-resolver.ts';
+
+export interface TransferWorkerOptions {
+  workerId: string;
+  /** Uploads and downloads running at once; a request beyond it is answered WORKER_BUSY (the client retries elsewhere). */
+  maxConcurrentTransfers: number;
+  partSizeBytes: number;
+  partsInFlight: number;
+  /** Preferred chunk size; capped by the NATS server's max_payload. */
+  chunkSizeBytes: number;
+  /** Chunks a peer may send ahead of what has been consumed. */
+  windowChunks: number;
+  idleTimeoutMs: number;
+}
+
+/**
+ * A transfer worker. Every instance joins the `abus-transfer` queue group, so any number of
+ * them share the requests. Each transfer holds at most part size x (parts in flight + 1)
+ * plus window x chunk size bytes, whatever the artifact's size.
+ */
+export class TransferWorker {
+  private readonly stores: StoreResolver;
+  private readonly events: EventPublisher;
+  private readonly running = new Set<Promise<void>>();
+  private subscriptions: Subscription[] = [];
+  private readonly chunkSizeBytes: number;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly logger: Logger,
+    private readonly options: TransferWorkerOptions,
+  ) {
+    this.stores = new StoreResolver(nc, { partSizeBytes: options.partSizeBytes, partsInFlight: options.partsInFlight });
+    this.events = new EventPublisher(nc, logger);
+    this.chunkSizeBytes = chunkSizeFor(nc, options.chunkSizeBytes);
+  }
+
+  /** Transfers under way on this worker. */
+  get activeTransfers(): number {
+    return this.running.size;
+  }
+
+  start(): void {
+    const serve = { queue: queueGroups.transfer, logger: this.logger };
+    const { transfer } = endpoints;
+    this.subscriptions = [
+      serveEndpoint(this.nc, transfer.upload, (request) => this.acceptUpload(request), { ...serve, onRefused: this.refused('upload') }),
+      serveEndpoint(this.nc, transfer.download, (request) => this.acceptDownload(request), { ...serve, onRefused: this.refused('download') }),
+      serveEndpoint(
+        this.nc,
+        transfer.stat,
+        async ({ store, key }) => {
+          const target = await this.stores.open(store);
+          return { store: target.store.name, uri: target.backend.uri(key), object: await target.backend.stat(key) };
+        },
+        serve,
+      ),
+      serveEndpoint(
+        this.nc,
+        transfer.list,
+        async ({ store, prefix, pageSize, pageToken }) => {
+          const target = await this.stores.open(store);
+          return { store: target.store.name, ...(await target.backend.list(prefix, { pageSize, pageToken })) };
+        },
+        serve,
+      ),
+      serveEndpoint(this.nc, transfer.delete, (request) => this.deleteObject(request), { ...serve, onRefused: this.refused('delete') }),
+    ];
+  }
+
+  /** A transfer request refused by its schema still gets a failed event, with what could be read of it. */
+  private refused(operation: TransferOperation) {
+    return async (body: unknown, error: AbusError): Promise<void> => {
+      const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+      const text = (value: unknown, max: number) => (typeof value === 'string' ? value.slice(0, max) : null);
+      await this.emit('failed', operation, {
+        requestId: text(fields.requestId, 128),
+        store: text(fields.store, 63),
+        key: text(fields.key, 1024),
+        requester: text(fields.requester, 256),
+        error: error.toPayload(),
+      });
+    };
+  }
+
+  /** Stops taking requests and waits for the transfers under way. */
+  async stop(): Promise<void> {
+    await Promise.all(this.subscriptions.map((s) => s.drain()));
+    await Promise.allSettled(this.running);
+    this.stores.close();
+  }
+
+  private track(task: Promise<void>): void {
+    const tracked = task.finally(() => this.running.delete(tracked));
+    this.running.add(tracked);
+  }
+
+  private reserveSlot(): void {
+    if (this.running.size >= this.options.maxConcurrentTransfers) {
+      throw new AbusError('WORKER_BUSY', `worker ${this.options.workerId} is running ${this.running.size} transfers`);
+    }
+  }
+
+  private emit(type: 'requested' | 'started' | 'completed' | 'failed' | 'deleted', operation: TransferOperation, fields: ArtifactEventFields): Promise<void> {
+    return this.events.artifact(type, operation, { workerId: this.options.workerId, ...fields }).then(
+      () => undefined,
+      () => undefined, // logged by the publisher; a lost event must not fail a committed transfer
+    );
+  }
+
+  /** Opens the store and checks the key; any failure is reported as a failed event, then thrown to the requester. */
+  private async prepare(operation: TransferOperation, fields: ArtifactEventFields & { key: string }, store: string | undefined): Promise<OpenStore> {
+    await this.emit('requested', operation, { ...fields, store: store ?? null });
+    try {
+      assertValidKey(fields.key);
+      return await this.stores.open(store);
+    } catch (error) {
+      await this.emit('failed', operation, { ...fields, store: store ?? null, error: toAbusError(error).toPayload() });
+      throw error;
+    }
+  }
+
+  private async acceptUpload(request: UploadRequest): Promise<UploadAccepted> {
+    this.reserveSlot();
+    const requestId = request.requestId ?? randomUUID();
+    const fields = { requestId, key: request.key, requester: request.requester, sizeBytes: request.sizeBytes };
+    const { store, backend } = await this.prepare('upload', fields, request.store);
+    const uri = backend.uri(request.key);
+    const dataSubject = createInbox();
+    const receiver = new ChunkReceiver(this.nc, {
+      data: this.nc.subscribe(dataSubject),
+      controlSubject: request.creditSubject,
+      windowChunks: this.options.windowChunks,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      maxSizeBytes: request.sizeBytes,
+    });
+    const context = { ...fields, store: store.name, uri };
+    this.track(
+      (async () => {
+        await this.emit('started', 'upload', context);
+        try {
+          const stored = await backend.put(request.key, receiver, { sizeBytes: request.sizeBytes, contentType: request.contentType, metadata: request.metadata });
+          await this.emit('completed', 'upload', { ...context, ...stored });
+          receiver.complete(TransferResult.parse({ requestId, store: store.name, key: request.key, uri, ...stored }));
+          this.logger.info({ requestId, store: store.name, key: request.key, sizeBytes: stored.sizeBytes }, 'upload completed');
+        } catch (error) {
+          const failure = toAbusError(error);
+          receiver.fail(failure);
+          await this.emit('failed', 'upload', { ...context, sizeBytes: receiver.bytesReceived, error: failure.toPayload() });
+          this.logger.warn({ requestId, code: failure.code, err: failure.code === 'INTERNAL' ? error : undefined }, 'upload failed');
+        }
+      })(),
+    );
+    return {
+      transferId: dataSubject,
+      requestId,
+      store: store.name,
+      key: request.key,
+      uri,
+      dataSubject,
+      chunkSizeBytes: this.chunkSizeBytes,
+      windowChunks: this.options.windowChunks,
+    };
+  }
+
+  private async acceptDownload(request: DownloadRequest): Promise<DownloadAccepted> {
+    this.reserveSlot();
+    const requestId = request.requestId ?? randomUUID();
+    const fields = { requestId, key: request.key, requester: request.requester };
+    const { store, backend } = await this.prepare('download', fields, request.store);
+    const uri = backend.uri(request.key);
+    const context = { ...fields, store: store.name, uri };
+    let read: ObjectRead;
+    try {
+      read = await backend.get(request.key, { offset: request.offset, length: request.length });
+    } catch (error) {
+      await this.emit('failed', 'download', { ...context, error: toAbusError(error).toPayload() });
+      throw error;
+    }
+    const creditSubject = createInbox();
+    const control = this.nc.subscribe(creditSubject);
+    const wholeObject = read.offset === 0 && read.sizeBytes === read.object.sizeBytes;
+    this.track(
+      (async () => {
+        await this.emit('started', 'download', { ...context, sizeBytes: read.sizeBytes });
+        try {
+          const received = TransferResult.pick({ sizeBytes: true, sha256: true }).parse(
+            await sendChunks(this.nc, read.body, {
+              dataSubject: request.dataSubject,
+              control,
+              windowChunks: Math.min(request.windowChunks ?? this.options.windowChunks, this.options.windowChunks * 4),
+              chunkSizeBytes: this.chunkSizeBytes,
+              idleTimeoutMs: this.options.idleTimeoutMs,
+              // Declaring the recorded digest makes the client detect an object that rotted in the store.
+              declared: wholeObject && read.object.sha256 ? { sha256: read.object.sha256 } : undefined,
+            }),
+          );
+          await this.emit('completed', 'download', { ...context, ...received });
+        } catch (error) {
+          const failure = toAbusError(error);
+          await this.emit('failed', 'download', { ...context, error: failure.toPayload() });
+          this.logger.warn({ requestId, code: failure.code, err: failure.code === 'INTERNAL' ? error : undefined }, 'download failed');
+        }
+      })(),
+    );
+    return { transferId: creditSubject, requestId, store: store.name, uri, creditSubject, offset: read.offset, sizeBytes: read.sizeBytes, object: read.object };
+  }
+
+  private async deleteObject(request: { requestId?: string; store?: string; key: string; requester?: string }) {
+    const requestId = request.requestId ?? randomUUID();
+    const fields = { requestId, key: request.key, requester: request.requester };
+    const { store, backend } = await this.prepare('delete', fields, request.store);
+    const uri = backend.uri(request.key);
+    try {
+      const deleted = await backend.delete(request.key);
+      if (deleted) await this.emit('deleted', 'delete', { ...fields, store: store.name, uri });
+      return { requestId, store: store.name, key: request.key, uri, deleted };
+    } catch (error) {
+      await this.emit('failed', 'delete', { ...fields, store: store.name, uri, error: toAbusError(error).toPayload() });
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { ArtifactEvent, ArtifactEventType } from './events.ts';
+
+export const AuditQueryRequest = z.object({
+  store: z.string().max(63).optional(),
+  /** Key prefix. */
+  key: z.string().max(1024).optional(),
+  type: ArtifactEventType.optional(),
+  requestId: z.string().max(128).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  limit: z.int().min(1).max(10000).default(1000),
+});
+export type AuditQueryRequest = z.input<typeof AuditQueryRequest>;
+
+export const AuditRecord = ArtifactEvent.extend({
+  /** Position of the event in the ABUS_EVENTS stream. */
+  streamSequence: z.int().min(0),
+  recordedAt: z.iso.datetime({ offset: true }),
+});
+export type AuditRecord = z.infer<typeof AuditRecord>;
+
+export const AuditQueryReply = z.object({ records: z.array(AuditRecord) });

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import type { ObjectInfo, ObjectSummary, StoreLocation } from '@artifact-bus/contracts';
+
+/** A body whose size and sha256 are known once it has been iterated to its end. */
+export interface VerifiedBody extends AsyncIterable<Uint8Array> {
+  /** Valid only after the iteration ended normally; a body that fails verification throws instead of ending. */
+  result(): { sizeBytes: number; sha256: string };
+}
+
+export interface PutOptions {
+  /** Declared size, when known: lets a backend choose a part size that fits its part limit. */
+  sizeBytes?: number;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface ReadRange {
+  offset: number;
+  /** Bytes to read; to the end of the object when absent. Clipped at the end. */
+  length?: number;
+}
+
+export interface ObjectRead {
+  object: ObjectInfo;
+  offset: number;
+  /** Bytes the body will yield. */
+  sizeBytes: number;
+  body: AsyncIterable<Uint8Array>;
+}
+
+export interface ListPage {
+  objects: ObjectSummary[];
+  nextPageToken?: string;
+}
+
+/**
+ * The one storage contract. Keys are validated (`assertValidKey`) before they get here and are
+ * relative to the store's root path. Every backend:
+ * - commits a put all-or-nothing: if `body` throws (digest mismatch, sender gone) or the backend
+ *   fails, nothing becomes visible and no parts or temp files are left behind;
+ * - holds at most its configured part buffers in memory, whatever the object's size;
+ * - records the sha256 of what it stored, so `stat` can return it;
+ * - throws AbusError with OBJECT_NOT_FOUND, RANGE_NOT_SATISFIABLE, ACCESS_DENIED,
+ *   BACKEND_UNAVAILABLE or BACKEND_ERROR, never a raw SDK error.
+ */
+export interface StorageBackend {
+  readonly location: StoreLocation;
+  uri(key: string): string;
+  put(key: string, body: VerifiedBody, options?: PutOptions): Promise<{ sizeBytes: number; sha256: string }>;
+  /** Opens a ranged read; fails before any byte is read when the object is missing or the range is past its end. */
+  get(key: string, range?: ReadRange): Promise<ObjectRead>;
+  stat(key: string): Promise<ObjectInfo>;
+  /** Objects whose key starts with `prefix`, in key order, a page at a time. */
+  list(prefix: string, page: { pageSize: number; pageToken?: string }): Promise<ListPage>;
+  /** Returns false when there was nothing to delete. */
+  delete(key: string): Promise<boolean>;
+  close(): void;
+}
+
+/** Wraps any byte source as a VerifiedBody by hashing it as it flows. */
+export function hashingBody(source: AsyncIterable<Uint8Array>): VerifiedBody {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  let result: { sizeBytes: number; sha256: string } | undefined;
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        sizeBytes += chunk.byteLength;
+        yield chunk;
+      }
+      result = { sizeBytes, sha256: hash.digest('hex') };
+    },
+    result() {
+      if (!result) throw new Error('body not read to its end');
+      return result;
+    },
+  };
+}
+
+/** Resolves a requested range against an object's size. */
+export function clipRange(sizeBytes: number, range: ReadRange | undefined): { offset: number; length: number } | null {
+  const offset = range?.offset ?? 0;
+  if (offset > sizeBytes) return null;
+  const length = Math.min(range?.length ?? sizeBytes - offset, sizeBytes - offset);
+  return { offset, length };
+}
+
+/** Sidecar record kept under `.abus/meta/` for what a backend cannot store on the object itself. */
+export interface DigestRecord {
+  sha256: string;
+  /** Ties the record to one version of the object (an ETag, or size + mtime): a stale record is ignored. */
+  version: string;
+}

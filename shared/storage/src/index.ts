@@ -1,0 +1,4 @@
+export * from './backend.ts';
+export { LocalBackend } from './local-backend.ts';
+export { S3Backend, s3ClientConfig, mapS3Error, partSizeFor, type S3BackendOptions } from './s3-backend.ts';
+export { createBackend, type BackendTuning } from './create-backend.ts';
