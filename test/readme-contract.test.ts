@@ -1,0 +1,33 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ArtifactEvent, ErrorCode, EVENTS_STREAM, queueGroups, subjects } from '@artifact-bus/contracts';
+
+const readme = await readFile(path.resolve(import.meta.dirname, '..', 'README.md'), 'utf8');
+
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap(strings);
+  return [];
+}
+
+/** The README documents the NATS contract; these keep it from drifting from the code. */
+describe('README contract', () => {
+  it('documents every request/reply subject and queue group', () => {
+    const missing = [...strings(subjects.registry), ...strings(subjects.transfer), ...strings(subjects.audit), ...strings(queueGroups)].filter(
+      (subject) => !readme.includes(`\`${subject}\``),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('documents the events stream, its subjects and every event field', () => {
+    expect(readme).toContain(`\`${EVENTS_STREAM}\``);
+    expect(readme).toContain('abus.events.artifact.<type>.<store>');
+    const missing = Object.keys(ArtifactEvent.shape).filter((field) => !readme.includes(`| \`${field}\` |`));
+    expect(missing).toEqual([]);
+  });
+
+  it('documents every error code', () => {
+    expect(ErrorCode.options.filter((code) => !readme.includes(`\`${code}\``))).toEqual([]);
+  });
+});
