@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import type { ArtifactBusClient } from '@artifact-bus/client';
+import type { AuditRecord } from '@artifact-bus/contracts';
 
 /** Random bytes of a given size, made by the test; with their sha256. */
 export function randomArtifact(sizeBytes: number): { bytes: Buffer; sha256: string } {
@@ -34,4 +36,19 @@ export async function eventually<T>(check: () => Promise<T>, done: (value: T) =>
     if (done(value) || Date.now() > deadline) return value;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The audit records of one request, polled until `done` accepts them (the audit service records asynchronously). */
+export async function auditRecordsOf(
+  client: ArtifactBusClient,
+  requestId: string,
+  done: (records: AuditRecord[]) => boolean,
+): Promise<AuditRecord[]> {
+  return eventually(() => client.audit.query({ requestId }), done);
+}
+
+/** Waits until the audit records of `requestId` include one of `type`, and returns it. */
+export async function auditRecordOf(client: ArtifactBusClient, requestId: string, type: AuditRecord['type']): Promise<AuditRecord | undefined> {
+  const records = await auditRecordsOf(client, requestId, (found) => found.some((r) => r.type === type));
+  return records.find((r) => r.type === type);
 }
