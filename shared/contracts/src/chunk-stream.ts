@@ -99,12 +99,19 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A receiver that keeps sending heartbeats but stops taking chunks (a reader that never reads)
+ * would pin the sender forever: after this many idle timeouts without new credit, give up.
+ */
+const STALLED_IDLE_TIMEOUTS = 10;
+
 /** Tracks what the receiver said: credit so far, and its final answer. */
 class ControlState {
   upTo: number;
   done: { result: unknown } | undefined;
   error: AbusError | undefined;
   private lastHeardAt = Date.now();
+  private lastCreditAt = Date.now();
   private wake: (() => void) | undefined;
 
   constructor(
@@ -129,13 +136,17 @@ class ControlState {
   }
 
   private apply(message: ControlMessage): void {
-    if (message.kind === 'credit') this.upTo = Math.max(this.upTo, message.upTo);
-    else if (message.kind === 'done') this.done = { result: message.result };
+    if (message.kind === 'credit') {
+      if (message.upTo > this.upTo) {
+        this.upTo = message.upTo;
+        this.lastCreditAt = Date.now();
+      }
+    } else if (message.kind === 'done') this.done = { result: message.result };
     else this.error ??= AbusError.fromPayload(message.error);
   }
 
   /** Resolves once `ready()` holds; throws the receiver's error, or TRANSFER_TIMEOUT after silence. */
-  async until(ready: () => boolean, signal?: AbortSignal): Promise<void> {
+  async until(ready: () => boolean, signal?: AbortSignal, waitingFor: 'credit' | 'result' = 'credit'): Promise<void> {
     for (;;) {
       if (this.error) throw this.error;
       if (signal?.aborted) throw new AbusError('TRANSFER_ABORTED', 'the transfer was cancelled');
@@ -143,6 +154,10 @@ class ControlState {
       const silentMs = Date.now() - this.lastHeardAt;
       if (silentMs >= this.idleTimeoutMs) {
         throw new AbusError('TRANSFER_TIMEOUT', `the peer sent nothing for ${this.idleTimeoutMs} ms`);
+      }
+      // Only while waiting for credit: committing a large object may take long, with heartbeats.
+      if (waitingFor === 'credit' && Date.now() - this.lastCreditAt >= this.idleTimeoutMs * STALLED_IDLE_TIMEOUTS) {
+        throw new AbusError('TRANSFER_TIMEOUT', `the peer took no data for ${this.idleTimeoutMs * STALLED_IDLE_TIMEOUTS} ms`);
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.idleTimeoutMs - silentMs);
@@ -173,6 +188,7 @@ export async function sendChunks(nc: NatsConnection, source: AsyncIterable<Uint8
       lastPublishAt = Date.now();
     }
   }, Math.max(50, options.idleTimeoutMs / 3));
+  keepalive.unref();
   try {
     for await (const chunk of rechunk(source, options.chunkSizeBytes)) {
       await control.until(() => seq < control.upTo, options.signal);
@@ -186,7 +202,7 @@ export async function sendChunks(nc: NatsConnection, source: AsyncIterable<Uint8
     const end: EndOfStream = { sizeBytes, sha256: options.declared?.sha256 ?? hash.digest('hex') };
     nc.publish(options.dataSubject, encodeJson(end), { headers: dataHeaders('end') });
     lastPublishAt = Date.now();
-    await control.until(() => control.done !== undefined, options.signal);
+    await control.until(() => control.done !== undefined, options.signal, 'result');
     return control.done?.result;
   } catch (error) {
     const failure = toAbusError(error);
@@ -232,6 +248,7 @@ export class ChunkReceiver implements AsyncIterable<Buffer> {
   ) {
     this.granted = options.windowChunks;
     this.heartbeat = setInterval(() => this.sendControl({ kind: 'credit', upTo: this.granted }), Math.max(50, options.idleTimeoutMs / 3));
+    this.heartbeat.unref();
   }
 
   /** Bytes received so far. */
