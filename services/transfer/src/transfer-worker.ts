@@ -47,6 +47,8 @@ export class TransferWorker {
   private readonly stores: StoreResolver;
   private readonly events: EventPublisher;
   private readonly running = new Set<Promise<void>>();
+  /** Transfers accepted or being set up; counted before any await so that bursts cannot overshoot the limit. */
+  private slotsTaken = 0;
   private subscriptions: Subscription[] = [];
   private readonly chunkSizeBytes: number;
 
@@ -120,9 +122,27 @@ export class TransferWorker {
     this.running.add(tracked);
   }
 
-  private reserveSlot(): void {
-    if (this.running.size >= this.options.maxConcurrentTransfers) {
-      throw new AbusError('WORKER_BUSY', `worker ${this.options.workerId} is running ${this.running.size} transfers`);
+  /** Takes a transfer slot, or answers WORKER_BUSY; the returned function gives it back (once). */
+  private takeSlot(): () => void {
+    if (this.slotsTaken >= this.options.maxConcurrentTransfers) {
+      throw new AbusError('WORKER_BUSY', `worker ${this.options.workerId} is running ${this.slotsTaken} transfers`);
+    }
+    this.slotsTaken++;
+    let released = false;
+    return () => {
+      if (!released) this.slotsTaken--;
+      released = true;
+    };
+  }
+
+  /** Runs `accept` holding a slot; the slot is given back when the transfer it starts ends, or when accepting fails. */
+  private async withSlot<T>(accept: (release: () => void) => Promise<T>): Promise<T> {
+    const release = this.takeSlot();
+    try {
+      return await accept(release);
+    } catch (error) {
+      release();
+      throw error;
     }
   }
 
@@ -145,8 +165,11 @@ export class TransferWorker {
     }
   }
 
-  private async acceptUpload(request: UploadRequest): Promise<UploadAccepted> {
-    this.reserveSlot();
+  private acceptUpload(request: UploadRequest): Promise<UploadAccepted> {
+    return this.withSlot((release) => this.startUpload(request, release));
+  }
+
+  private async startUpload(request: UploadRequest, release: () => void): Promise<UploadAccepted> {
     const requestId = request.requestId ?? randomUUID();
     const fields = { requestId, key: request.key, requester: request.requester, sizeBytes: request.sizeBytes };
     const { store, backend } = await this.prepare('upload', fields, request.store);
@@ -174,7 +197,7 @@ export class TransferWorker {
           await this.emit('failed', 'upload', { ...context, sizeBytes: receiver.bytesReceived, error: failure.toPayload() });
           this.logger.warn({ requestId, code: failure.code, err: failure.code === 'INTERNAL' ? error : undefined }, 'upload failed');
         }
-      })(),
+      })().finally(release),
     );
     return {
       transferId: dataSubject,
@@ -188,8 +211,11 @@ export class TransferWorker {
     };
   }
 
-  private async acceptDownload(request: DownloadRequest): Promise<DownloadAccepted> {
-    this.reserveSlot();
+  private acceptDownload(request: DownloadRequest): Promise<DownloadAccepted> {
+    return this.withSlot((release) => this.startDownload(request, release));
+  }
+
+  private async startDownload(request: DownloadRequest, release: () => void): Promise<DownloadAccepted> {
     const requestId = request.requestId ?? randomUUID();
     const fields = { requestId, key: request.key, requester: request.requester };
     const { store, backend } = await this.prepare('download', fields, request.store);
@@ -226,7 +252,7 @@ export class TransferWorker {
           await this.emit('failed', 'download', { ...context, error: failure.toPayload() });
           this.logger.warn({ requestId, code: failure.code, err: failure.code === 'INTERNAL' ? error : undefined }, 'download failed');
         }
-      })(),
+      })().finally(release),
     );
     return { transferId: creditSubject, requestId, store: store.name, uri, creditSubject, offset: read.offset, sizeBytes: read.sizeBytes, object: read.object };
   }
