@@ -11,34 +11,39 @@ export const RESERVED_PREFIX = '.abus/';
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
-/** Returns the reason `value` is not a valid artifact key or prefix, or null when it is. */
-function keyProblem(value: string, kind: 'key' | 'prefix'): string | null {
-  if (kind === 'key' && value.length === 0) return 'must not be empty';
-  if (Buffer.byteLength(value, 'utf8') > MAX_KEY_BYTES) return `must be at most ${MAX_KEY_BYTES} bytes`;
-  if (CONTROL_CHARS.test(value)) return 'must not contain control characters (NUL, newline, ...)';
-  if (value.includes('\\')) return 'must not contain backslashes';
-  if (value.startsWith('/')) return 'must be relative to the store root (no leading "/")';
-  if (kind === 'key' && value.endsWith('/')) return 'must not end with "/"';
+/** Why `value` is not a valid key or prefix; problems that would leave the store's root get their own code. */
+interface KeyProblem {
+  code: 'PATH_OUTSIDE_ROOT' | 'INVALID_KEY';
+  reason: string;
+}
+
+const invalid = (reason: string): KeyProblem => ({ code: 'INVALID_KEY', reason });
+const outside = (reason: string): KeyProblem => ({ code: 'PATH_OUTSIDE_ROOT', reason });
+
+/** Returns the problem with `value` as an artifact key or prefix, or null when it is valid. */
+function keyProblem(value: string, kind: 'key' | 'prefix'): KeyProblem | null {
+  if (kind === 'key' && value.length === 0) return invalid('must not be empty');
+  if (Buffer.byteLength(value, 'utf8') > MAX_KEY_BYTES) return invalid(`must be at most ${MAX_KEY_BYTES} bytes`);
+  if (CONTROL_CHARS.test(value)) return invalid('must not contain control characters (NUL, newline, ...)');
+  if (value.includes('\\')) return outside('must not contain backslashes');
+  if (value.startsWith('/')) return outside('must be relative to the store root (no leading "/")');
+  if (kind === 'key' && value.endsWith('/')) return invalid('must not end with "/"');
   const segments = value.split('/');
   if (kind === 'prefix' && segments.at(-1) === '') segments.pop();
   for (const segment of segments) {
-    if (segment === '..' || segment === '.') return 'must not contain "." or ".." segments';
-    if (segment === '') return 'must not contain empty segments ("//")';
+    if (segment === '..') return outside('must not contain ".." segments');
+    if (segment === '.') return invalid('must not contain "." segments');
+    if (segment === '') return invalid('must not contain empty segments ("//")');
   }
-  if (value === '.abus' || value.startsWith(RESERVED_PREFIX)) return `must not start with the reserved "${RESERVED_PREFIX}"`;
+  if (value === '.abus' || value.startsWith(RESERVED_PREFIX)) return invalid(`must not start with the reserved "${RESERVED_PREFIX}"`);
   return null;
-}
-
-/** Problems that would leave the store's root get their own error code. */
-function codeFor(problem: string): 'PATH_OUTSIDE_ROOT' | 'INVALID_KEY' {
-  return problem.includes('..') || problem.includes('leading "/"') || problem.includes('backslash') ? 'PATH_OUTSIDE_ROOT' : 'INVALID_KEY';
 }
 
 function keySchema(kind: 'key' | 'prefix') {
   return z.string().superRefine((value, ctx) => {
     const problem = keyProblem(value, kind);
     // `params.code` makes parseMessage answer with this code instead of BAD_REQUEST.
-    if (problem) ctx.addIssue({ code: 'custom', message: `${kind} ${problem}`, params: { code: codeFor(problem) } });
+    if (problem) ctx.addIssue({ code: 'custom', message: `${kind} ${problem.reason}`, params: { code: problem.code } });
   });
 }
 
@@ -51,7 +56,7 @@ export const ArtifactPrefix = keySchema('prefix');
 export function assertValidKey(value: string, kind: 'key' | 'prefix' = 'key'): void {
   const problem = keyProblem(value, kind);
   if (!problem) return;
-  throw new AbusError(codeFor(problem), `${kind} "${printable(value)}" ${problem}`);
+  throw new AbusError(problem.code, `${kind} "${printable(value)}" ${problem.reason}`);
 }
 
 /** Names of stores, secrets and stacks: safe as a NATS subject token and a path segment. */
