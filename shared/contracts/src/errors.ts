@@ -37,9 +37,11 @@ export const ErrorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
+const MAX_MESSAGE_CHARS = 4096;
+
 export const ErrorPayload = z.object({
   code: ErrorCode,
-  message: z.string().max(4096),
+  message: z.string().max(MAX_MESSAGE_CHARS),
 });
 export type ErrorPayload = z.infer<typeof ErrorPayload>;
 
@@ -54,8 +56,9 @@ export class AbusError extends Error {
     super(message, options);
   }
 
+  /** A message longer than the payload allows is cut, so that every reply and failed event stays valid. */
   toPayload(): ErrorPayload {
-    return { code: this.code, message: this.message };
+    return { code: this.code, message: this.message.length > MAX_MESSAGE_CHARS ? `${this.message.slice(0, MAX_MESSAGE_CHARS - 3)}...` : this.message };
   }
 
   static fromPayload(payload: ErrorPayload): AbusError {

@@ -26,11 +26,17 @@ export function encodeJson(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
+/** A path segment can be a requester's record key of any length: show its start only. */
+function shortSegment(segment: PropertyKey): string {
+  const text = String(segment);
+  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+}
+
 /** Describes a schema failure by field, without echoing values (they may be secrets). */
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 10)
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(message)'}: ${issue.message}`)
+    .map((issue) => `${issue.path.length ? issue.path.map(shortSegment).join('.') : '(message)'}: ${issue.message}`)
     .join('; ');
 }
 
