@@ -4,6 +4,14 @@ import { ArtifactEvent, AUDIT_CONSUMER, describeIssues, ensureEventsStream, EVEN
 import type { AuditDb } from './db.ts';
 
 /**
+ * PostgreSQL text cannot hold U+0000, and a failed event may echo one from a refused request:
+ * without this the insert fails on every redelivery and the event is never recorded.
+ */
+function storable(value: string | null): string | null {
+  return value === null ? null : value.replaceAll('\u0000', '\uFFFD');
+}
+
+/**
  * Records every event of the ABUS_EVENTS stream through a durable consumer. An event is acked
  * only after its row is written, and the row is keyed by event id, so a redelivery (a crash
  * between insert and ack) never writes a second row and a database outage loses nothing:
@@ -59,16 +67,16 @@ export class EventRecorder {
           time: event.time,
           type: event.type,
           operation: event.operation,
-          request_id: event.requestId,
-          store: event.store,
-          key: event.key,
-          uri: event.uri,
+          request_id: storable(event.requestId),
+          store: storable(event.store),
+          key: storable(event.key),
+          uri: storable(event.uri),
           size_bytes: event.sizeBytes,
-          sha256: event.sha256,
-          requester: event.requester,
-          worker_id: event.workerId,
+          sha256: storable(event.sha256),
+          requester: storable(event.requester),
+          worker_id: storable(event.workerId),
           error_code: event.error?.code ?? null,
-          error_message: event.error?.message ?? null,
+          error_message: storable(event.error?.message ?? null),
         })
         .onConflict((oc) => oc.column('event_id').doNothing())
         .execute();
