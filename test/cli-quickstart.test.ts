@@ -135,6 +135,27 @@ describe('quick start through the abus CLI', () => {
     expect((await abus('stack', 'set', 'default')).code).toBe(0);
   });
 
+  it('tails events live until interrupted', async () => {
+    const since = new Date().toISOString();
+    const tail = startProcess(process.execPath, [abusBin, 'events', 'tail', '--since', since, '--output', 'json'], { env, logName: 'tail' }) as ChildProcess & {
+      output: () => string;
+    };
+    await writeFile(path.join(work.path, 'tailed.txt'), 'watched');
+    expect((await abus('artifact', 'upload', './tailed.txt', 'tailed/x.txt')).code).toBe(0);
+    const completed = () =>
+      tail
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { type: string; key: string; sizeBytes: number })
+        .find((event) => event.type === 'completed' && event.key === 'tailed/x.txt');
+    for (let attempt = 0; attempt < 100 && !completed(); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(completed()).toMatchObject({ sizeBytes: 7 });
+    const exited = once(tail, 'exit');
+    tail.kill('SIGINT');
+    expect((await exited)[0]).toBe(0);
+  });
+
   it('stops every service cleanly on SIGTERM', async () => {
     for (const [name, child] of services) {
       const exited = once(child, 'exit');

@@ -13,7 +13,6 @@ import {
   endpoints,
   EVENTS_STREAM,
   sendChunks,
-  subjects,
   TransferResult,
   withRetry,
   type AuditQueryRequest,
@@ -241,8 +240,8 @@ export class ArtifactBusClient {
 
   /** Artifact events as they happen (or from `since`), until `signal` aborts. */
   async *tailEvents(options: { since?: Date; signal?: AbortSignal } = {}): AsyncGenerator<ArtifactEvent> {
+    // The stream holds only events; no subject filter (filter_subjects needs nats-server 2.10).
     const consumer = await jetstream(this.nc).consumers.get(EVENTS_STREAM, {
-      filter_subjects: [subjects.events.all],
       deliver_policy: options.since ? DeliverPolicy.StartTime : DeliverPolicy.New,
       ...(options.since ? { opt_start_time: options.since.toISOString() } : {}),
     });
