@@ -4,3 +4,4 @@ export * from './s3-server.ts';
 export * from './database.ts';
 export * from './stack.ts';
 export * from './fixtures.ts';
+export * from './events.ts';
