@@ -5,3 +5,4 @@ export * from './database.ts';
 export * from './stack.ts';
 export * from './fixtures.ts';
 export * from './events.ts';
+export * from './azurite.ts';

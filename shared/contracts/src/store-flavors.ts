@@ -9,7 +9,7 @@ import { ResourceName } from './keys.ts';
  * Adding a flavor means adding its path parser and option schemas here and a backend in
  * @artifact-bus/storage; nothing else branches on the flavor.
  */
-export const StoreFlavor = z.enum(['local', 's3']);
+export const StoreFlavor = z.enum(['local', 's3', 'azure']);
 export type StoreFlavor = z.infer<typeof StoreFlavor>;
 
 /** s3 `client_kwargs`: what boto3's client() takes, mapped onto AWS SDK v3 by the s3 backend. */
@@ -50,6 +50,13 @@ export const S3AdditionalKwargs = z.strictObject({
     .optional(),
 });
 
+/** azure `client_kwargs`: where the blob service is, when not `https://<account>.blob.core.windows.net`. */
+export const AzureClientKwargs = z.strictObject({
+  /** Blob endpoint: Azurite (`http://127.0.0.1:10000/devstoreaccount1`), sovereign clouds, private endpoints. */
+  account_url: z.url({ protocol: /^https?$/ }).optional(),
+  account_name: z.string().regex(/^[a-z0-9]{3,24}$/, 'a storage account name: 3-24 lowercase letters and digits').optional(),
+});
+
 const JsonObject = z.record(z.string(), z.unknown());
 
 /** What a user registers: the flavor, the root path URI and the flavor's options. */
@@ -65,7 +72,12 @@ export type StoreDefinition = z.infer<typeof StoreDefinition>;
 
 export type S3Location = { flavor: 's3'; bucket: string; prefix: string };
 export type LocalLocation = { flavor: 'local'; directory: string };
-export type StoreLocation = S3Location | LocalLocation;
+/** `account` is known when the path names it (`abfs://container@account.dfs.core.windows.net/...`). */
+export type AzureLocation = { flavor: 'azure'; container: string; prefix: string; account?: string };
+export type StoreLocation = S3Location | LocalLocation | AzureLocation;
+
+// Container naming rules of Azure: 3-63 chars, lowercase letters, digits and single hyphens.
+const CONTAINER = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
 
 // Bucket naming rules of S3 (3-63 chars, lowercase, digits, dots, hyphens); MinIO and Ceph follow them.
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -97,6 +109,21 @@ export function parseStorePath(flavor: StoreFlavor, value: string): StoreLocatio
       }
       return { flavor: 's3', bucket, prefix: parsePrefix('s3', value, match[2] ?? '') };
     }
+    case 'azure': {
+      const match = /^(az|abfss?):\/\/([^/@]*)(?:@([^/]*))?(\/.*)?$/.exec(value);
+      if (!match) throw invalidPath('azure', value, 'expected az://container[/prefix] or abfs://container[@account.dfs.core.windows.net][/prefix]');
+      const container = match[2] ?? '';
+      if (!CONTAINER.test(container)) {
+        throw invalidPath('azure', value, `"${container}" is not a valid container name (3-63 lowercase letters, digits and single "-")`);
+      }
+      let account: string | undefined;
+      if (match[3] !== undefined) {
+        const host = /^([a-z0-9]{3,24})\.(?:dfs|blob)\.[a-z0-9.-]+$/.exec(match[3]);
+        if (match[1] === 'az' || !host) throw invalidPath('azure', value, 'expected container@account.dfs.core.windows.net after abfs://');
+        account = host[1];
+      }
+      return { flavor: 'azure', container, prefix: parsePrefix('azure', value, match[4] ?? ''), ...(account ? { account } : {}) };
+    }
     case 'local': {
       const directory = value.startsWith('file://') ? decodeURIComponent(value.slice('file://'.length)) : value;
       if (!path.isAbsolute(directory)) throw invalidPath('local', value, 'expected an absolute directory');
@@ -111,6 +138,8 @@ export function objectUri(location: StoreLocation, key: string): string {
   switch (location.flavor) {
     case 's3':
       return `s3://${location.bucket}/${location.prefix ? `${location.prefix}/` : ''}${key}`;
+    case 'azure':
+      return `az://${location.container}/${location.prefix ? `${location.prefix}/` : ''}${key}`;
     case 'local':
       return `file://${path.posix.join(location.directory.split(path.sep).join('/'), key)}`;
   }
@@ -129,6 +158,7 @@ function optionError(flavor: string, field: string, error: z.ZodError): AbusErro
 
 const optionSchemas = {
   s3: { clientKwargs: S3ClientKwargs, configKwargs: S3ConfigKwargs, s3AdditionalKwargs: S3AdditionalKwargs },
+  azure: { clientKwargs: AzureClientKwargs },
   local: {},
 } satisfies Record<StoreFlavor, Partial<Record<'clientKwargs' | 'configKwargs' | 's3AdditionalKwargs', z.ZodType>>>;
 

@@ -7,7 +7,11 @@ const RequestId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, '1-128 letters, d
 /** Who asked, as the client declares it (the NATS identity joins it with access control). */
 const Requester = z.string().max(256);
 const Metadata = z
-  .record(z.string().regex(/^[a-z0-9-]{1,64}$/, 'metadata keys are lowercase letters, digits and "-"'), z.string().max(1024))
+  // Azure allows only C# identifiers as metadata names; the same rule keeps keys portable between stores.
+  .record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'metadata keys are lowercase letters, digits and "_", starting with a letter'),
+    // Values travel as HTTP headers in every backend: printable ASCII only.
+    z.string().max(1024).regex(/^[\x20-\x7e]*$/, 'metadata values are printable ASCII'),
+  )
   .refine((m) => Object.keys(m).length <= 32, 'at most 32 metadata entries');
 const SizeBytes = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 

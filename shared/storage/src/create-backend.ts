@@ -1,5 +1,6 @@
-import { AbusError, parseStorePath, S3AdditionalKwargs, S3ClientKwargs, S3ConfigKwargs, type ResolvedStore } from '@artifact-bus/contracts';
+import { AbusError, AzureClientKwargs, parseStorePath, S3AdditionalKwargs, S3ClientKwargs, S3ConfigKwargs, type ResolvedStore } from '@artifact-bus/contracts';
 import type { StorageBackend } from './backend.ts';
+import { AzureBackend } from './azure-backend.ts';
 import { LocalBackend } from './local-backend.ts';
 import { S3Backend, type S3Credentials } from './s3-backend.ts';
 
@@ -22,6 +23,13 @@ export function createBackend(resolved: ResolvedStore, tuning: BackendTuning): S
         configKwargs: S3ConfigKwargs.parse(store.configKwargs ?? {}),
         additionalKwargs: S3AdditionalKwargs.parse(store.s3AdditionalKwargs ?? {}),
         credentials: credentials ? s3Credentials(store.name, credentials) : undefined,
+        ...tuning,
+      });
+    case 'azure':
+      return new AzureBackend({
+        location,
+        clientKwargs: AzureClientKwargs.parse(store.clientKwargs ?? {}),
+        credentials: credentials ?? undefined,
         ...tuning,
       });
   }

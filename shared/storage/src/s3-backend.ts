@@ -26,6 +26,7 @@ import {
   type ObjectInfo,
   type S3Location,
 } from '@artifact-bus/contracts';
+import { growingPartSize, uploadInParts } from './parted-upload.ts';
 import { clipRange, type DigestRecord, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
 
 /** S3 allows at most 10,000 parts per multipart upload, each 5 MiB to 5 GiB (the last may be smaller). */
@@ -87,12 +88,11 @@ export function s3ClientConfig(options: Pick<S3BackendOptions, 'clientKwargs' | 
 
 /** Part size for part `partNumber` (1-based). */
 export function partSizeFor(partNumber: number, configuredBytes: number, declaredSizeBytes: number | undefined): number {
-  const base = Math.max(MIN_PART_BYTES, configuredBytes);
-  if (declaredSizeBytes !== undefined) {
-    const needed = Math.ceil(declaredSizeBytes / MAX_PARTS / (1024 * 1024)) * 1024 * 1024;
-    return Math.min(MAX_PART_BYTES, Math.max(base, needed));
-  }
-  return Math.min(MAX_PART_BYTES, base * 2 ** Math.floor((partNumber - 1) / PARTS_PER_SIZE_STEP));
+  return growingPartSize(
+    partNumber,
+    { configuredBytes, minBytes: MIN_PART_BYTES, maxBytes: MAX_PART_BYTES, maxParts: MAX_PARTS, partsPerStep: PARTS_PER_SIZE_STEP },
+    declaredSizeBytes,
+  );
 }
 
 /**
@@ -127,60 +127,28 @@ export class S3Backend implements StorageBackend {
     const Key = this.objectKey(key);
     const writeOptions = { ContentType: options.contentType, ...(this.options.additionalKwargs ?? {}) };
     const parts: { PartNumber: number; ETag: string }[] = [];
-    const inFlight = new Set<Promise<void>>();
     let uploadId: string | undefined;
-    let partNumber = 1;
-    let buffer = Buffer.allocUnsafe(partSizeFor(1, this.options.partSizeBytes, options.sizeBytes));
-    let filled = 0;
-
-    // Part failures are collected here rather than left as unobserved rejections.
-    let partFailure: unknown;
-    const startPart = async (data: Buffer): Promise<void> => {
-      if (partNumber > MAX_PARTS) throw new AbusError('BACKEND_ERROR', `the object needs more than ${MAX_PARTS} parts`);
-      uploadId ??= (await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...writeOptions, Metadata: options.metadata }))).UploadId;
-      const number = partNumber++;
-      const tracked: Promise<void> = this.client
-        .send(new UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber: number, Body: data, ContentLength: data.length }))
-        .then((response) => void parts.push({ PartNumber: number, ETag: response.ETag ?? '' }))
-        .catch((error: unknown) => void (partFailure ??= error))
-        .finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
-      while (inFlight.size >= this.options.partsInFlight) await Promise.race(inFlight);
-      if (partFailure) throw partFailure;
-    };
-
     try {
-      for await (const chunk of body) {
-        let offset = 0;
-        while (offset < chunk.byteLength) {
-          const take = Math.min(buffer.length - filled, chunk.byteLength - offset);
-          buffer.set(chunk.subarray(offset, offset + take), filled);
-          filled += take;
-          offset += take;
-          if (filled === buffer.length) {
-            await startPart(buffer);
-            buffer = Buffer.allocUnsafe(partSizeFor(partNumber, this.options.partSizeBytes, options.sizeBytes));
-            filled = 0;
-          }
-        }
-      }
+      const uploaded = await uploadInParts(body, {
+        partSizeFor: (n) => partSizeFor(n, this.options.partSizeBytes, options.sizeBytes),
+        partsInFlight: this.options.partsInFlight,
+        maxParts: MAX_PARTS,
+        begin: async () => {
+          uploadId = (await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...writeOptions, Metadata: options.metadata }))).UploadId;
+        },
+        uploadPart: async (data, PartNumber) => {
+          const response = await this.client.send(new UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber, Body: data, ContentLength: data.length }));
+          parts.push({ PartNumber, ETag: response.ETag ?? '' });
+        },
+      });
       const { sizeBytes, sha256 } = body.result();
-      if (partNumber === 1) {
+      if (uploaded.kind === 'single') {
+        // Known before the only request: the digest goes on the object itself.
         await this.client.send(
-          new PutObjectCommand({
-            Bucket,
-            Key,
-            Body: buffer.subarray(0, filled),
-            ContentLength: filled,
-            ...writeOptions,
-            Metadata: { ...options.metadata, [SHA256_METADATA]: sha256 },
-          }),
+          new PutObjectCommand({ Bucket, Key, Body: uploaded.data, ContentLength: uploaded.data.length, ...writeOptions, Metadata: { ...options.metadata, [SHA256_METADATA]: sha256 } }),
         );
         return { sizeBytes, sha256 };
       }
-      if (filled > 0) await startPart(buffer.subarray(0, filled));
-      await Promise.all(inFlight);
-      if (partFailure) throw partFailure;
       parts.sort((a, b) => a.PartNumber - b.PartNumber);
       const completed = await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
       uploadId = undefined;
@@ -188,11 +156,7 @@ export class S3Backend implements StorageBackend {
       await this.client.send(new PutObjectCommand({ Bucket, Key: this.metaKey(key), Body: JSON.stringify(record), ContentType: 'application/json' }));
       return { sizeBytes, sha256 };
     } catch (error) {
-      if (uploadId) {
-        // Parts still uploading could land after the abort and be kept: let them settle first.
-        await Promise.allSettled(inFlight);
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => undefined);
-      }
+      if (uploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => undefined);
       throw mapS3Error(error, key);
     }
   }
