@@ -172,13 +172,20 @@ export class ArtifactBusClient {
       let settled = false;
       try {
         for await (const chunk of receiver) {
-          yield chunk;
+          try {
+            yield chunk;
+          } catch (error) {
+            // Thrown in at `yield`: the reader destroyed the stream (Node throws an AbortError in), not a transfer failure.
+            receiver.fail(new AbusError('TRANSFER_ABORTED', 'the reader closed the download'));
+            settled = true;
+            throw error;
+          }
           options.onProgress?.(receiver.bytesReceived);
         }
         receiver.complete(receiver.result());
         settled = true;
       } catch (error) {
-        receiver.fail(error);
+        receiver.fail(error); // a no-op when the reader's abort was sent first
         settled = true;
         throw error;
       } finally {
