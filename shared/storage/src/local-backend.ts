@@ -88,6 +88,8 @@ export class LocalBackend implements StorageBackend {
     const root = await this.root();
     const target = await this.pathOf(root, key);
     const stats = await lstat(target).catch((error) => {
+      // A key below a file ("a.bin/b") names nothing, as in an object store.
+      if ((error as NodeJS.ErrnoException)?.code === 'ENOTDIR') throw new AbusError('OBJECT_NOT_FOUND', `no object "${key}"`);
       throw mapFsError(error, key);
     });
     if (!stats.isFile()) throw new AbusError('OBJECT_NOT_FOUND', `no object "${key}"`);
@@ -173,7 +175,8 @@ function mapFsError(error: unknown, key: string): AbusError {
   if (error instanceof AbusError) return error;
   const code = (error as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') return new AbusError('OBJECT_NOT_FOUND', `no object "${key}"`);
-  if (code === 'ENOTDIR' || code === 'EISDIR') return new AbusError('INVALID_KEY', `key "${key}" conflicts with a folder or file in this local store`);
+  // mkdir of a key's folder meets a file (EEXIST, ENOTDIR), or a file's name is a folder (EISDIR).
+  if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'EEXIST') return new AbusError('INVALID_KEY', `key "${key}" conflicts with a folder or file in this local store`);
   if (code === 'EACCES' || code === 'EPERM') return new AbusError('ACCESS_DENIED', `the worker may not access "${key}" in this local store`);
   if (code === 'ENOSPC') return new AbusError('BACKEND_ERROR', 'the local store is out of disk space');
   return new AbusError('BACKEND_ERROR', `local store error (${code ?? 'unknown'}) on "${key}"`, { cause: error });
