@@ -1,6 +1,6 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ArtifactBusClient } from '@artifact-bus/client';
 import {
@@ -26,10 +26,14 @@ interface StoreUnderTest {
   storedKeys(): Promise<string[]>;
   /** Uploads begun and neither committed nor cleaned up; undefined where the server cannot tell. */
   unfinishedUploads(): Promise<string[] | undefined>;
+  /** Replaces an object's bytes without Artifact Bus, as another program would. */
+  replaceBehindTheBack(key: string, bytes: Buffer): Promise<void>;
 }
 
 interface BackendCase {
   flavor: 'local' | 's3';
+  /** A folder on disk cannot also be a file: the local flavor refuses a key that is another key's folder. */
+  keyUnderAnotherKey: 'refused' | 'allowed';
   open(stack: TestStack, client: ArtifactBusClient): Promise<StoreUnderTest>;
 }
 
@@ -41,6 +45,7 @@ async function filesUnder(root: string): Promise<string[]> {
 const backends: BackendCase[] = [
   {
     flavor: 'local',
+    keyUnderAnotherKey: 'refused',
     // The default store that the registry creates on first start, under the data folder.
     async open(stack) {
       const root = path.join(stack.dataDir, 'artifacts');
@@ -48,11 +53,13 @@ const backends: BackendCase[] = [
         name: 'default',
         storedKeys: () => filesUnder(root),
         unfinishedUploads: () => filesUnder(path.join(root, '.abus', 'tmp')),
+        replaceBehindTheBack: (key, bytes) => writeFile(path.join(root, ...key.split('/')), bytes),
       };
     },
   },
   {
     flavor: 's3',
+    keyUnderAnotherKey: 'allowed',
     async open(_stack, client) {
       const endpoint = inject('s3Endpoint');
       const bucket = await createTestBucket(endpoint, 'plane');
@@ -61,6 +68,10 @@ const backends: BackendCase[] = [
       return {
         name: 'plane-s3',
         storedKeys: () => bucketKeys(endpoint, bucket),
+        async replaceBehindTheBack(key, bytes) {
+          const s3 = s3AdminClient(endpoint);
+          await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes })).finally(() => s3.destroy());
+        },
         // s3rver implements neither ListMultipartUploads nor AbortMultipartUpload: against it the
         // suite can only check that nothing became visible. A real S3 answers and is checked.
         async unfinishedUploads() {
@@ -137,6 +148,15 @@ describe.each(backends)('$flavor backend', (backend) => {
       expect((await client.stat(store.name, key)).object).toMatchObject({ sizeBytes, sha256: artifact.sha256 });
     });
 
+    it('keeps keys with URL-special characters intact', async () => {
+      for (const key of ['special/100%25 done.bin', 'special/a+b=c&d.bin', 'special/what?#hash.bin', "special/quote'\"s.bin"]) {
+        await client.upload(store.name, key, streamOf(Buffer.from(key)));
+        expect((await client.stat(store.name, key)).object.key).toBe(key);
+        expect((await collect(await client.download(store.name, key))).toString()).toBe(key);
+      }
+      expect((await client.list(store.name, 'special/')).objects.length).toBe(4);
+    });
+
     it('replaces an object uploaded again under the same key', async () => {
       const first = randomArtifact(1000);
       const second = randomArtifact(2000);
@@ -182,6 +202,12 @@ describe.each(backends)('$flavor backend', (backend) => {
 
     it('gives an empty body at offset == size', async () => {
       const stream = await client.download(store.name, key, { offset: artifact.bytes.length });
+      expect(stream.info.sizeBytes).toBe(0);
+      expect((await collect(stream)).length).toBe(0);
+    });
+
+    it('reads nothing for a length of 0', async () => {
+      const stream = await client.download(store.name, key, { offset: 10, length: 0 });
       expect(stream.info.sizeBytes).toBe(0);
       expect((await collect(stream)).length).toBe(0);
     });
@@ -252,7 +278,7 @@ describe.each(backends)('$flavor backend', (backend) => {
       const artifact = randomArtifact(4096);
       await client.upload(store.name, 'described/model.onnx', streamOf(artifact.bytes), {
         contentType: 'application/onnx',
-        metadata: { framework: 'pytorch', 'run-id': 'r-42' },
+        metadata: { framework: 'pytorch', run_id: 'r-42' },
       });
 
       const reply = await client.stat(store.name, 'described/model.onnx');
@@ -263,7 +289,7 @@ describe.each(backends)('$flavor backend', (backend) => {
         sizeBytes: 4096,
         sha256: artifact.sha256,
         contentType: 'application/onnx',
-        metadata: { framework: 'pytorch', 'run-id': 'r-42' },
+        metadata: { framework: 'pytorch', run_id: 'r-42' },
       });
     });
 
@@ -303,6 +329,111 @@ describe.each(backends)('$flavor backend', (backend) => {
     it('answers deleted: false for a key that does not exist', async () => {
       const reply = await client.delete(store.name, 'doomed/never-was.bin');
       expect(reply).toMatchObject({ key: 'doomed/never-was.bin', deleted: false });
+    });
+  });
+
+  describe('an upload that does not finish', () => {
+    async function expectNothingCommitted(key: string) {
+      await expect(client.stat(store.name, key)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+      expect((await store.storedKeys()).filter((k) => k.includes(key))).toEqual([]);
+      const unfinished = await store.unfinishedUploads();
+      if (unfinished !== undefined) expect(unfinished).toEqual([]);
+    }
+
+    it('commits nothing when the source of the sender fails midway', async () => {
+      const key = 'unfinished/source-failed.bin';
+      const requestId = `source-failed-${backend.flavor}`;
+      async function* failingSource() {
+        yield randomArtifact(6 * MiB).bytes;
+        throw new Error('disk read error');
+      }
+      await expect(client.upload(store.name, key, failingSource(), { requestId })).rejects.toThrow();
+
+      expect(await auditRecordOf(client, requestId, 'failed')).toMatchObject({ operation: 'upload', error: { code: 'TRANSFER_ABORTED' } });
+      await expectNothingCommitted(key);
+    });
+
+    it('commits nothing when the upload is cancelled', async () => {
+      const key = 'unfinished/cancelled.bin';
+      const requestId = `cancelled-${backend.flavor}`;
+      const controller = new AbortController();
+      const artifact = randomArtifact(12 * MiB);
+      const upload = client.upload(store.name, key, streamOf(artifact.bytes), {
+        requestId,
+        signal: controller.signal,
+        onProgress: (sent) => sent > 6 * MiB && controller.abort(),
+      });
+      await expect(upload).rejects.toMatchObject({ code: 'TRANSFER_ABORTED' });
+
+      expect(await auditRecordOf(client, requestId, 'failed')).toMatchObject({ error: { code: 'TRANSFER_ABORTED' } });
+      await expectNothingCommitted(key);
+    });
+
+    it('refuses a body that runs over its declared size with SIZE_MISMATCH, and commits nothing', async () => {
+      const key = 'unfinished/over.bin';
+      const requestId = `over-${backend.flavor}`;
+      await expect(client.upload(store.name, key, streamOf(randomArtifact(2 * MiB).bytes), { requestId, sizeBytes: MiB })).rejects.toMatchObject({
+        code: 'SIZE_MISMATCH',
+      });
+      expect(await auditRecordOf(client, requestId, 'failed')).toMatchObject({ error: { code: 'SIZE_MISMATCH' } });
+      await expectNothingCommitted(key);
+    });
+  });
+
+  describe('a download that the reader abandons', () => {
+    it('stops the worker, which records a failed download', async () => {
+      const artifact = randomArtifact(8 * MiB);
+      await client.upload(store.name, 'abandoned/model.bin', streamOf(artifact.bytes));
+      const stream = await client.download(store.name, 'abandoned/model.bin', { requestId: `abandoned-${backend.flavor}` });
+      for await (const chunk of stream) {
+        expect(chunk.length).toBeGreaterThan(0);
+        break; // leaving the loop destroys the stream
+      }
+      expect(await auditRecordOf(client, `abandoned-${backend.flavor}`, 'failed')).toMatchObject({
+        operation: 'download',
+        error: { code: 'TRANSFER_ABORTED' },
+      });
+      expect(stack.workers[0]?.activeTransfers).toBe(0);
+    });
+  });
+
+  describe('an object changed behind the stack’s back', () => {
+    it.each([
+      ['a single-part', 3000],
+      ['a multi-part', 11 * MiB],
+    ])('is read as it now is, without the digest recorded for %s original', async (_, sizeBytes) => {
+      const key = `behind/${sizeBytes}.bin`;
+      await client.upload(store.name, key, streamOf(randomArtifact(sizeBytes).bytes));
+      const replacement = randomArtifact(sizeBytes + 10);
+      await store.replaceBehindTheBack(key, replacement.bytes);
+
+      expect((await client.stat(store.name, key)).object).toMatchObject({ sizeBytes: sizeBytes + 10, sha256: null });
+      expect((await collect(await client.download(store.name, key))).equals(replacement.bytes)).toBe(true);
+    });
+  });
+
+  describe('a key under another key', () => {
+    it(`is ${backend.keyUnderAnotherKey} (${backend.flavor})`, async () => {
+      await client.upload(store.name, 'nested/file', streamOf(Buffer.from('file')));
+      const [child] = await Promise.allSettled([client.upload(store.name, 'nested/file/child', streamOf(Buffer.from('child')))]);
+      await client.upload(store.name, 'nested/dir/child', streamOf(Buffer.from('child')));
+      const [parent] = await Promise.allSettled([client.upload(store.name, 'nested/dir', streamOf(Buffer.from('dir')))]);
+      if (backend.keyUnderAnotherKey === 'refused') {
+        expect(child).toMatchObject({ status: 'rejected', reason: { code: 'INVALID_KEY' } });
+        expect(parent).toMatchObject({ status: 'rejected', reason: { code: 'INVALID_KEY' } });
+      } else {
+        expect(child).toMatchObject({ status: 'fulfilled', value: { sizeBytes: 5 } });
+        expect(parent).toMatchObject({ status: 'fulfilled', value: { sizeBytes: 3 } });
+      }
+      expect((await collect(await client.download(store.name, 'nested/file'))).toString()).toBe('file');
+      expect((await collect(await client.download(store.name, 'nested/dir/child'))).toString()).toBe('child');
+    });
+
+    it('is not found under an object that is not a folder', async () => {
+      await client.upload(store.name, 'leaf.bin', streamOf(Buffer.from('leaf')));
+      await expect(client.stat(store.name, 'leaf.bin/below')).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+      await expect(client.download(store.name, 'leaf.bin/below')).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+      expect(await client.delete(store.name, 'leaf.bin/below')).toMatchObject({ deleted: false });
     });
   });
 
