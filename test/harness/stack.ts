@@ -74,7 +74,7 @@ export async function startTestStack(options: { workers?: number; worker?: Parti
       workerId,
       ...overrides,
     });
-    worker.start();
+    await worker.start();
     workers.push(worker);
     return worker;
   };

@@ -16,6 +16,10 @@ function toRecord(row: Selectable<AuditDatabase['events']>): AuditRecord {
     sha256: row.sha256,
     requester: row.requester,
     workerId: row.worker_id,
+    sourceStore: row.source_store,
+    sourceKey: row.source_key,
+    sourceUri: row.source_uri,
+    jobId: row.job_id,
     error: row.error_code ? ({ code: row.error_code, message: row.error_message ?? '' } as AuditRecord['error']) : null,
     streamSequence: Number(row.stream_sequence),
     recordedAt: new Date(row.recorded_at).toISOString(),
@@ -38,6 +42,7 @@ export function serveAuditQueries(nc: NatsConnection, db: AuditDb, logger: Logge
         if (query.key) select = select.where('key', 'like', likePrefix(query.key));
         if (query.type) select = select.where('type', '=', query.type);
         if (query.requestId) select = select.where('request_id', '=', query.requestId);
+        if (query.jobId) select = select.where('job_id', '=', query.jobId);
         if (query.since) select = select.where('time', '>=', new Date(query.since));
         const rows = await select.orderBy('stream_sequence').limit(query.limit).execute();
         return { records: rows.map(toRecord) };

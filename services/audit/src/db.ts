@@ -15,6 +15,10 @@ export interface AuditDatabase {
     sha256: string | null;
     requester: string | null;
     worker_id: string | null;
+    source_store: string | null;
+    source_key: string | null;
+    source_uri: string | null;
+    job_id: string | null;
     error_code: string | null;
     error_message: string | null;
     recorded_at: ColumnType<Date, never, never>;
@@ -49,6 +53,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_store_key').on('events').columns(['store', 'key']).execute();
       await db.schema.createIndex('events_time').on('events').column('time').execute();
       await db.schema.createIndex('events_request').on('events').column('request_id').execute();
+    },
+  },
+  '0002_copy_sources': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('events')
+        .addColumn('source_store', 'text')
+        .addColumn('source_key', 'text')
+        .addColumn('source_uri', 'text')
+        .addColumn('job_id', 'text')
+        .execute();
     },
   },
 };

@@ -77,6 +77,10 @@ export class EventRecorder {
           worker_id: storable(event.workerId),
           error_code: event.error?.code ?? null,
           error_message: storable(event.error?.message ?? null),
+          source_store: storable(event.sourceStore),
+          source_key: storable(event.sourceKey),
+          source_uri: storable(event.sourceUri),
+          job_id: storable(event.jobId),
         })
         .onConflict((oc) => oc.column('event_id').doNothing())
         .execute();

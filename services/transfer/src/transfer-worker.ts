@@ -6,6 +6,7 @@ import {
   ChunkReceiver,
   createInbox,
   endpoints,
+  ensureEventsStream,
   EventPublisher,
   queueGroups,
   sendChunks,
@@ -23,6 +24,7 @@ import {
   type UploadRequest,
 } from '@artifact-bus/contracts';
 import type { ObjectRead } from '@artifact-bus/storage';
+import { CopyJobRunner } from './copy-jobs.ts';
 import { StoreResolver, type OpenStore } from './store-resolver.ts';
 
 export interface TransferWorkerOptions {
@@ -36,6 +38,12 @@ export interface TransferWorkerOptions {
   /** Chunks a peer may send ahead of what has been consumed. */
   windowChunks: number;
   idleTimeoutMs: number;
+  /** Copy jobs run at once (default 2). */
+  maxConcurrentJobs?: number;
+  /** A copy job whose worker sends no heartbeat this long is offered to another worker (default 30 s). */
+  jobAckWaitMs?: number;
+  /** Deliveries of one copy job before it is given up (default 5). */
+  jobMaxDeliveries?: number;
 }
 
 /**
@@ -51,6 +59,7 @@ export class TransferWorker {
   private slotsTaken = 0;
   private subscriptions: Subscription[] = [];
   private readonly chunkSizeBytes: number;
+  private readonly copyJobs: CopyJobRunner;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -60,6 +69,12 @@ export class TransferWorker {
     this.stores = new StoreResolver(nc, { partSizeBytes: options.partSizeBytes, partsInFlight: options.partsInFlight });
     this.events = new EventPublisher(nc, logger);
     this.chunkSizeBytes = chunkSizeFor(nc, options.chunkSizeBytes);
+    this.copyJobs = new CopyJobRunner(nc, this.stores, this.events, logger, {
+      workerId: options.workerId,
+      maxConcurrentJobs: options.maxConcurrentJobs ?? 2,
+      ackWaitMs: options.jobAckWaitMs ?? 30_000,
+      maxDeliveries: options.jobMaxDeliveries ?? 5,
+    });
   }
 
   /** Transfers under way on this worker. */
@@ -67,7 +82,8 @@ export class TransferWorker {
     return this.running.size;
   }
 
-  start(): void {
+  async start(): Promise<void> {
+    await ensureEventsStream(this.nc);
     const serve = { queue: queueGroups.transfer, logger: this.logger };
     const { transfer } = endpoints;
     this.subscriptions = [
@@ -93,6 +109,7 @@ export class TransferWorker {
       ),
       serveEndpoint(this.nc, transfer.delete, (request) => this.deleteObject(request), { ...serve, onRefused: this.refused('delete') }),
     ];
+    await this.copyJobs.start();
   }
 
   /** A transfer request refused by its schema still gets a failed event, with what could be read of it. */
@@ -113,6 +130,7 @@ export class TransferWorker {
   /** Stops taking requests and waits for the transfers under way. */
   async stop(): Promise<void> {
     await Promise.all(this.subscriptions.map((s) => s.drain()));
+    await this.copyJobs.stop();
     await Promise.allSettled(this.running);
     this.stores.close();
   }

@@ -9,7 +9,13 @@ import {
   callEndpoint,
   ChunkReceiver,
   connectNats,
+  CopyJob,
   createInbox,
+  encodeJson,
+  ensureJobs,
+  jobSubjects,
+  JobState,
+  schemaError,
   endpoints,
   EVENTS_STREAM,
   sendChunks,
@@ -245,6 +251,47 @@ export class ArtifactBusClient {
     query: async (query: AuditQueryRequest = {}) => (await this.call(endpoints.audit.query, query)).records,
   };
 
+  /**
+   * Copies `source` to `destination` (store to store, any flavors) as a durable job: it survives
+   * this client going away, and a worker that dies mid-copy hands it to another. Resolves with
+   * the job's final state: what was copied, skipped (already identical) and failed.
+   * With `recursive`, both keys are prefixes.
+   */
+  async copy(
+    source: { store?: string; key: string },
+    destination: { store?: string; key: string },
+    options: { recursive?: boolean; overwrite?: boolean; jobId?: string; onProgress?: (state: JobState) => void; signal?: AbortSignal } = {},
+  ): Promise<JobState> {
+    const parsed = CopyJob.safeParse({
+      jobId: options.jobId ?? randomUUID(),
+      source,
+      destination,
+      recursive: options.recursive ?? false,
+      overwrite: options.overwrite ?? false,
+      requester: this.options.requester,
+    });
+    if (!parsed.success) throw schemaError(parsed.error);
+    const job = parsed.data;
+    const kv = await ensureJobs(this.nc);
+    // Watch before publishing, so not even a fast job's end is missed.
+    const watcher = await kv.watch({ key: job.jobId });
+    const stop = () => watcher.stop();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await jetstream(this.nc).publish(jobSubjects.copy, encodeJson(job), { msgID: job.jobId });
+      for await (const entry of watcher) {
+        if (entry.operation !== 'PUT') continue;
+        const state = JobState.parse(entry.json());
+        options.onProgress?.(state);
+        if (state.state !== 'running') return state;
+      }
+      throw new AbusError('TRANSFER_ABORTED', `stopped waiting for copy job ${job.jobId}; it goes on without this client`);
+    } finally {
+      options.signal?.removeEventListener('abort', stop);
+      watcher.stop();
+    }
+  }
+
   /** Artifact events as they happen (or from `since`), until `signal` aborts. */
   async *tailEvents(options: { since?: Date; signal?: AbortSignal } = {}): AsyncGenerator<ArtifactEvent> {
     // The stream holds only events; no subject filter (filter_subjects needs nats-server 2.10).
@@ -254,15 +301,25 @@ export class ArtifactBusClient {
     });
     const messages = await consumer.consume();
     const stop = () => void messages.close();
+    if (options.signal?.aborted) stop();
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const msg of messages) {
-        const event = ArtifactEvent.safeParse(msg.json());
+        // Anyone may publish on the events subjects: what is not an event is skipped, not fatal to the tail.
+        const event = ArtifactEvent.safeParse(parseJsonOrUndefined(msg.string()));
         if (event.success) yield event.data;
       }
     } finally {
       options.signal?.removeEventListener('abort', stop);
       await messages.close();
     }
+  }
+}
+
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

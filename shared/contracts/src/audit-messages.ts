@@ -7,6 +7,7 @@ export const AuditQueryRequest = z.object({
   key: z.string().max(1024).optional(),
   type: ArtifactEventType.optional(),
   requestId: z.string().max(128).optional(),
+  jobId: z.string().max(64).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   limit: z.int().min(1).max(10000).default(1000),
 });

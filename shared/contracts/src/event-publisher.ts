@@ -38,6 +38,10 @@ export class EventPublisher {
       requester: fields.requester ?? null,
       workerId: fields.workerId ?? null,
       error: fields.error ?? null,
+      sourceStore: fields.sourceStore ?? null,
+      sourceKey: fields.sourceKey ?? null,
+      sourceUri: fields.sourceUri ?? null,
+      jobId: fields.jobId ?? null,
     });
     await this.publish(subjects.events.artifact(type, event.store), event.id, event);
     return event;

@@ -4,7 +4,7 @@ import { ErrorPayload } from './errors.ts';
 export const ArtifactEventType = z.enum(['requested', 'started', 'completed', 'failed', 'deleted']);
 export type ArtifactEventType = z.infer<typeof ArtifactEventType>;
 
-export const TransferOperation = z.enum(['upload', 'download', 'delete']);
+export const TransferOperation = z.enum(['upload', 'download', 'delete', 'copy']);
 export type TransferOperation = z.infer<typeof TransferOperation>;
 
 /**
@@ -27,5 +27,11 @@ export const ArtifactEvent = z.object({
   requester: z.string().nullable(),
   workerId: z.string().nullable(),
   error: ErrorPayload.nullable(),
+  /** For copies: where the bytes came from (store, key and uri above are the destination). */
+  sourceStore: z.string().nullable().default(null),
+  sourceKey: z.string().nullable().default(null),
+  sourceUri: z.string().nullable().default(null),
+  /** For copies: the job the event belongs to. */
+  jobId: z.string().nullable().default(null),
 });
 export type ArtifactEvent = z.infer<typeof ArtifactEvent>;

@@ -15,3 +15,4 @@ export * from './retry.ts';
 export * from './nats.ts';
 export * from './event-publisher.ts';
 export * from './service-runtime.ts';
+export * from './jobs.ts';

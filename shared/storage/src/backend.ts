@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ObjectInfo, ObjectSummary, StoreLocation } from '@artifact-bus/contracts';
+import { AbusError, type ObjectInfo, type ObjectSummary, type StoreLocation } from '@artifact-bus/contracts';
 
 /** A body whose size and sha256 are known once it has been iterated to its end. */
 export interface VerifiedBody extends AsyncIterable<Uint8Array> {
@@ -57,8 +57,11 @@ export interface StorageBackend {
   close(): void;
 }
 
-/** Wraps any byte source as a VerifiedBody by hashing it as it flows. */
-export function hashingBody(source: AsyncIterable<Uint8Array>): VerifiedBody {
+/**
+ * Wraps any byte source as a VerifiedBody by hashing it as it flows. With `expected`, a size or
+ * digest that does not match is thrown before the iteration ends, so the backend commits nothing.
+ */
+export function hashingBody(source: AsyncIterable<Uint8Array>, expected: { sizeBytes?: number; sha256?: string | null } = {}): VerifiedBody {
   const hash = createHash('sha256');
   let sizeBytes = 0;
   let result: { sizeBytes: number; sha256: string } | undefined;
@@ -67,9 +70,19 @@ export function hashingBody(source: AsyncIterable<Uint8Array>): VerifiedBody {
       for await (const chunk of source) {
         hash.update(chunk);
         sizeBytes += chunk.byteLength;
+        if (expected.sizeBytes !== undefined && sizeBytes > expected.sizeBytes) {
+          throw new AbusError('SIZE_MISMATCH', `the source yielded more than its ${expected.sizeBytes} bytes`);
+        }
         yield chunk;
       }
-      result = { sizeBytes, sha256: hash.digest('hex') };
+      const sha256 = hash.digest('hex');
+      if (expected.sizeBytes !== undefined && sizeBytes !== expected.sizeBytes) {
+        throw new AbusError('SIZE_MISMATCH', `the source yielded ${sizeBytes} of its ${expected.sizeBytes} bytes`);
+      }
+      if (expected.sha256 && sha256 !== expected.sha256) {
+        throw new AbusError('DIGEST_MISMATCH', `the source's bytes hash to ${sha256}, not its recorded ${expected.sha256}`);
+      }
+      result = { sizeBytes, sha256 };
     },
     result() {
       if (!result) throw new Error('body not read to its end');

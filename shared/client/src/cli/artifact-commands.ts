@@ -2,9 +2,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
-import { parseStoreKey } from '@artifact-bus/contracts';
+import { exitCodeFor, parseStoreKey, type JobState } from '@artifact-bus/contracts';
 import type { ArtifactBusClient } from '../client.ts';
-import { humanBytes, outputOption, printRecord, printRecords, type OutputFormat } from './output.ts';
+import { humanBytes, outputOption, printJson, printRecord, printRecords, type OutputFormat } from './output.ts';
 import { progressBar } from './progress.ts';
 
 type WithClient = <T>(run: (client: ArtifactBusClient) => Promise<T>) => Promise<T>;
@@ -117,6 +117,40 @@ export function artifactCommands(withClient: WithClient): Command {
       const { store, key } = parseStoreKey(target);
       const reply = await withClient((client) => client.stat(store, key));
       printRecord(options.output, options.output === 'json' ? reply : { store: reply.store, uri: reply.uri, ...reply.object, size: humanBytes(reply.object.sizeBytes) });
+    });
+
+  artifact
+    .command('cp')
+    .description('copy between stores (any flavors) as a durable job; with --recursive, SOURCE and TARGET are prefixes')
+    .argument('<source>', 'SRC_STORE:KEY')
+    .argument('<target>', 'DST_STORE:KEY')
+    .option('-r, --recursive', 'copy every object under the source prefix')
+    .option('--overwrite', 'copy even objects that are already identical at the destination')
+    .addOption(outputOption())
+    .action(async (sourceArg: string, targetArg: string, options: { recursive?: boolean; overwrite?: boolean; output: OutputFormat }) => {
+      const source = parseStoreKey(sourceArg);
+      const destination = parseStoreKey(targetArg);
+      const printed = { copied: 0, skipped: 0, failed: 0 };
+      const report = (state: JobState) => {
+        if (options.output === 'json') return;
+        for (const item of state.copied.slice(printed.copied)) process.stderr.write(`copied   ${item.key} (${humanBytes(item.sizeBytes)})\n`);
+        for (const key of state.skipped.slice(printed.skipped)) process.stderr.write(`skipped  ${key} (identical at the destination)\n`);
+        for (const item of state.failed.slice(printed.failed)) process.stderr.write(`failed   ${item.key}: ${item.error.code}: ${item.error.message}\n`);
+        printed.copied = state.copied.length;
+        printed.skipped = state.skipped.length;
+        printed.failed = state.failed.length;
+      };
+      const state = await withClient((client) => client.copy(source, destination, { recursive: options.recursive, overwrite: options.overwrite, onProgress: report }));
+      if (options.output === 'json') printJson(state);
+      else {
+        process.stderr.write(
+          `${state.state}: ${state.objectsCopied} copied (${humanBytes(state.bytesCopied)}), ${state.objectsSkipped} skipped, ${state.objectsFailed} failed of ${state.objectsTotal}` +
+            (state.error ? ` (${state.error.code}: ${state.error.message})` : '') +
+            '\n',
+        );
+      }
+      const firstError = state.error ?? state.failed[0]?.error;
+      if (state.state !== 'completed') process.exitCode = firstError ? exitCodeFor[firstError.code] : 1;
     });
 
   artifact
