@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ArtifactBusClient } from '@artifact-bus/client';
-import { bucketKeys, createTestBucket, S3RVER_CREDENTIALS, s3StoreDefinition, startTestStack, streamOf, type TestStack } from './harness/index.ts';
+import { connectNats } from '@artifact-bus/contracts';
+import { SecretBox, startRegistry } from '@artifact-bus/registry';
+import { bucketKeys, createTestBucket, S3RVER_CREDENTIALS, s3StoreDefinition, startTestStack, streamOf, testLogger, type TestStack } from './harness/index.ts';
 
 describe('registry', () => {
   let stack: TestStack;
@@ -254,5 +257,44 @@ describe('registry', () => {
         await client.stacks.set('default');
       }
     });
+  });
+});
+
+describe('registry started again on the same database', () => {
+  let stack: TestStack;
+  let client: ArtifactBusClient;
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+    client = await stack.client();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  /** A second registry instance on the stack's database, as after a restart; it joins the same queue group. */
+  async function startAnotherRegistry() {
+    const nc = await connectNats({ url: stack.nats.url, name: 'registry-again' });
+    const registry = await startRegistry({ nc, db: stack.registryDb, secrets: new SecretBox([randomBytes(32)]), logger: testLogger('registry-again') }, { dataDir: stack.dataDir });
+    return {
+      async stop() {
+        await registry.stop();
+        await nc.close();
+      },
+    };
+  }
+
+  it('keeps what was registered, and creates the defaults only once, even after they were deleted', async () => {
+    await client.stores.register('kept', { flavor: 'local', path: path.join(stack.dataDir, 'kept') });
+    await client.stores.delete('default', { force: true });
+
+    const again = await startAnotherRegistry();
+    try {
+      expect((await client.stores.list()).map((s) => s.name)).toEqual(['kept']);
+      expect(await client.stacks.list()).toEqual([]);
+      await expect(client.stacks.describe()).rejects.toMatchObject({ code: 'NO_ACTIVE_STACK' });
+    } finally {
+      await again.stop();
+    }
   });
 });
