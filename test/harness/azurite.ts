@@ -55,6 +55,16 @@ export async function uncommittedBlocks(accountUrl: string, container: string, b
   }
 }
 
+/** Blobs that hold staged blocks no commit has taken (uploads begun and neither committed nor discarded). */
+export async function blobsWithUncommittedBlocks(accountUrl: string, container: string): Promise<string[]> {
+  const client = azuriteAdminClient(accountUrl).getContainerClient(container);
+  const names: string[] = [];
+  for await (const blob of client.listBlobsFlat({ includeUncommitedBlobs: true })) {
+    if ((await uncommittedBlocks(accountUrl, container, blob.name)) > 0) names.push(blob.name);
+  }
+  return names.sort();
+}
+
 /** The definition of an azure store on an Azurite container, authenticated by the secret `secretName` (account name + key). */
 export function azureStoreDefinition(accountUrl: string, container: string, secretName: string, prefix = ''): StoreDefinition {
   return {
