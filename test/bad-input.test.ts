@@ -7,6 +7,7 @@ import {
   collect,
   createTestBucket,
   eventually,
+  freePort,
   randomArtifact,
   S3RVER_CREDENTIALS,
   s3StoreDefinition,
@@ -297,6 +298,35 @@ describe('bad input', () => {
         });
         expect(await auditRecordOf(client, 'incomplete-creds', 'failed')).toMatchObject({ error: { code: 'ACCESS_DENIED' } });
       });
+    });
+  });
+
+  describe('with an s3 store that cannot serve', () => {
+    beforeAll(async () => {
+      const endpoint = inject('s3Endpoint');
+      await client.secrets.create('s3-for-broken', S3RVER_CREDENTIALS);
+      await client.stores.register('no-bucket', s3StoreDefinition(endpoint, 'abus-never-created', 's3-for-broken'));
+      const closedPort = await freePort();
+      await client.stores.register('unreachable', {
+        ...s3StoreDefinition(`http://127.0.0.1:${closedPort}`, 'abus-unreachable', 's3-for-broken'),
+        configKwargs: { retries: { max_attempts: 1 }, connect_timeout: 2 },
+      });
+    });
+
+    it('answers BACKEND_ERROR when its bucket does not exist, with a failed event for the upload', async () => {
+      await expect(client.upload('no-bucket', 'a.bin', streamOf(Buffer.from('a')), { requestId: 'no-bucket-upload' })).rejects.toMatchObject({
+        code: 'BACKEND_ERROR',
+      });
+      await expect(client.list('no-bucket')).rejects.toMatchObject({ code: 'BACKEND_ERROR' });
+      expect(await auditRecordOf(client, 'no-bucket-upload', 'failed')).toMatchObject({ error: { code: 'BACKEND_ERROR' } });
+    });
+
+    it('answers BACKEND_UNAVAILABLE when its endpoint does not answer, with a failed event for the upload', async () => {
+      await expect(client.upload('unreachable', 'a.bin', streamOf(Buffer.from('a')), { requestId: 'unreachable-upload' })).rejects.toMatchObject({
+        code: 'BACKEND_UNAVAILABLE',
+      });
+      await expect(client.stat('unreachable', 'a.bin')).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+      expect(await auditRecordOf(client, 'unreachable-upload', 'failed')).toMatchObject({ error: { code: 'BACKEND_UNAVAILABLE' } });
     });
   });
 
