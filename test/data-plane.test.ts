@@ -37,6 +37,8 @@ interface StoreUnderTest {
 }
 
 interface BackendCase {
+  /** The flavor, and how its store is set up when a flavor runs more than once. */
+  name: string;
   flavor: 'local' | 's3' | 'azure';
   /** A folder on disk cannot also be a file: the local flavor refuses a key that is another key's folder. */
   keyUnderAnotherKey: 'refused' | 'allowed';
@@ -54,8 +56,51 @@ async function filesUnder(root: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
 }
 
+function s3Case(name: string, prefix: string): BackendCase {
+  const root = prefix ? `${prefix}/` : '';
+  return {
+    name,
+    flavor: 's3',
+    keyUnderAnotherKey: 'allowed',
+    afterAbortedOverwrite: 'nothing',
+    async open(_stack, client) {
+      const endpoint = inject('s3Endpoint');
+      const bucket = await createTestBucket(endpoint, 'plane');
+      await client.secrets.create('s3rver', S3RVER_CREDENTIALS);
+      await client.stores.register('plane-s3', s3StoreDefinition(endpoint, bucket, 's3rver', prefix));
+      return {
+        name: 'plane-s3',
+        async storedKeys() {
+          const keys = await bucketKeys(endpoint, bucket);
+          expect(keys.filter((k) => !k.startsWith(root))).toEqual([]);
+          return keys.map((k) => k.slice(root.length));
+        },
+        async replaceBehindTheBack(key, bytes) {
+          const s3 = s3AdminClient(endpoint);
+          await s3.send(new PutObjectCommand({ Bucket: bucket, Key: root + key, Body: bytes })).finally(() => s3.destroy());
+        },
+        // s3rver implements neither ListMultipartUploads nor AbortMultipartUpload: against it the
+        // suite can only check that nothing became visible. A real S3 answers and is checked.
+        async unfinishedUploads() {
+          const s3 = s3AdminClient(endpoint);
+          try {
+            const listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: root }));
+            return (listing.Uploads ?? []).map((u) => u.Key ?? '');
+          } catch (error) {
+            if ((error as { name?: string }).name === 'NotImplemented') return undefined;
+            throw error;
+          } finally {
+            s3.destroy();
+          }
+        },
+      };
+    },
+  };
+}
+
 const backends: BackendCase[] = [
   {
+    name: 'local',
     flavor: 'local',
     keyUnderAnotherKey: 'refused',
     afterAbortedOverwrite: 'nothing',
@@ -70,40 +115,11 @@ const backends: BackendCase[] = [
       };
     },
   },
+  s3Case('s3', ''),
+  // A store rooted below a prefix of its bucket: objects, digest records and listings all stay under it.
+  s3Case('s3 under a prefix', 'team/artifacts'),
   {
-    flavor: 's3',
-    keyUnderAnotherKey: 'allowed',
-    afterAbortedOverwrite: 'nothing',
-    async open(_stack, client) {
-      const endpoint = inject('s3Endpoint');
-      const bucket = await createTestBucket(endpoint, 'plane');
-      await client.secrets.create('s3rver', S3RVER_CREDENTIALS);
-      await client.stores.register('plane-s3', s3StoreDefinition(endpoint, bucket, 's3rver'));
-      return {
-        name: 'plane-s3',
-        storedKeys: () => bucketKeys(endpoint, bucket),
-        async replaceBehindTheBack(key, bytes) {
-          const s3 = s3AdminClient(endpoint);
-          await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes })).finally(() => s3.destroy());
-        },
-        // s3rver implements neither ListMultipartUploads nor AbortMultipartUpload: against it the
-        // suite can only check that nothing became visible. A real S3 answers and is checked.
-        async unfinishedUploads() {
-          const s3 = s3AdminClient(endpoint);
-          try {
-            const listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-            return (listing.Uploads ?? []).map((u) => u.Key ?? '');
-          } catch (error) {
-            if ((error as { name?: string }).name === 'NotImplemented') return undefined;
-            throw error;
-          } finally {
-            s3.destroy();
-          }
-        },
-      };
-    },
-  },
-  {
+    name: 'azure',
     flavor: 'azure',
     keyUnderAnotherKey: 'allowed',
     afterAbortedOverwrite: 'staged blocks until the next commit',
@@ -124,7 +140,7 @@ const backends: BackendCase[] = [
   },
 ];
 
-describe.each(backends)('$flavor backend', (backend) => {
+describe.each(backends)('$name backend', (backend) => {
   let stack: TestStack;
   let client: ArtifactBusClient;
   let store: StoreUnderTest;
