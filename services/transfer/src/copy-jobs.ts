@@ -163,7 +163,7 @@ export class CopyJobRunner {
       } else {
         state.objectsCopied++;
         state.bytesCopied += outcome.sizeBytes;
-        if (state.copied.length < JOB_LIST_LIMIT) state.copied.push({ key: sourceKey, sizeBytes: outcome.sizeBytes, sha256: outcome.sha256 });
+        if (state.copied.length < JOB_LIST_LIMIT) state.copied.push({ key: sourceKey, sizeBytes: outcome.sizeBytes, sha256: outcome.sha256, method: outcome.method });
       }
       if (Date.now() - lastWrite >= STATE_WRITE_INTERVAL_MS) {
         await this.writeState(state);
@@ -195,7 +195,7 @@ export class CopyJobRunner {
     sourceKey: string,
     destination: OpenStore,
     destinationKey: string,
-  ): Promise<{ skipped: true } | { skipped: false; sizeBytes: number; sha256: string }> {
+  ): Promise<{ skipped: true } | { skipped: false; sizeBytes: number; sha256: string; method: 'server-side' | 'streamed' }> {
     const fields = {
       ...this.jobFields(job),
       requestId: `${job.jobId}:${sourceKey}`.slice(0, 128),
@@ -216,6 +216,11 @@ export class CopyJobRunner {
         if (existing?.sha256 === object.sha256) return { skipped: true };
       }
       await this.events.artifact('started', 'copy', { ...fields, sizeBytes: object.sizeBytes }).catch(() => undefined);
+      const serverSide = await destination.backend.copyFrom?.(source.backend, sourceKey, object, destinationKey);
+      if (serverSide) {
+        await this.events.artifact('completed', 'copy', { ...fields, ...serverSide }).catch(() => undefined);
+        return { skipped: false, ...serverSide, method: 'server-side' };
+      }
       const read = await source.backend.get(sourceKey);
       // Verified against the source's record before the destination commits: a changed or rotten source copies nothing.
       const body = hashingBody(read.body, { sizeBytes: read.sizeBytes, sha256: read.object.sha256 });
@@ -225,7 +230,7 @@ export class CopyJobRunner {
         metadata: read.object.metadata,
       });
       await this.events.artifact('completed', 'copy', { ...fields, ...stored }).catch(() => undefined);
-      return { skipped: false, ...stored };
+      return { skipped: false, ...stored, method: 'streamed' };
     } catch (error) {
       const failure = toAbusError(error);
       await this.events.artifact('failed', 'copy', { ...fields, error: failure.toPayload() }).catch(() => undefined);

@@ -57,7 +57,15 @@ export const JobState = z.object({
   objectsSkipped: z.int().min(0),
   objectsFailed: z.int().min(0),
   bytesCopied: z.int().min(0),
-  copied: z.array(z.object({ key: z.string(), sizeBytes: z.int().min(0), sha256: z.string() })),
+  copied: z.array(
+    z.object({
+      key: z.string(),
+      sizeBytes: z.int().min(0),
+      sha256: z.string(),
+      /** server-side: inside the storage service; streamed: through the worker. */
+      method: z.enum(['server-side', 'streamed']),
+    }),
+  ),
   skipped: z.array(z.string()),
   failed: z.array(z.object({ key: z.string(), error: ErrorPayload })),
   /** Why the whole job failed (source store missing, bad request, ...), when it did. */

@@ -54,6 +54,12 @@ export interface StorageBackend {
   list(prefix: string, page: { pageSize: number; pageToken?: string }): Promise<ListPage>;
   /** Returns false when there was nothing to delete. */
   delete(key: string): Promise<boolean>;
+  /**
+   * Copies `sourceKey` of `source` to `key` inside the storage service, without the bytes passing
+   * through the worker, when both ends are on the same service with the same credentials and the
+   * source's sha256 is recorded; resolves null when it cannot (the caller then streams the copy).
+   */
+  copyFrom?(source: StorageBackend, sourceKey: string, object: ObjectInfo, key: string): Promise<{ sizeBytes: number; sha256: string } | null>;
   close(): void;
 }
 

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -105,9 +106,43 @@ export class S3Backend implements StorageBackend {
   readonly location: S3Location;
   private readonly client: S3Client;
 
+  /** Backends with the same scope reach the same service with the same credentials: they can copy server-side. */
+  private readonly scope: string;
+
   constructor(private readonly options: S3BackendOptions) {
     this.location = options.location;
     this.client = new S3Client(s3ClientConfig(options));
+    this.scope = JSON.stringify([options.clientKwargs?.endpoint_url, options.clientKwargs?.region_name, options.credentials ?? null]);
+  }
+
+  async copyFrom(source: StorageBackend, sourceKey: string, object: ObjectInfo, key: string): Promise<{ sizeBytes: number; sha256: string } | null> {
+    // CopyObject takes objects up to 5 GiB; larger ones are streamed (a multipart copy would also do).
+    if (!(source instanceof S3Backend) || source.scope !== this.scope || !object.sha256 || object.sizeBytes > MAX_PART_BYTES) return null;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.location.bucket,
+          Key: this.objectKey(key),
+          // URL-encoded segment by segment: S3-compatible servers differ on an encoded "/".
+          CopySource: `${source.location.bucket}/${source.objectKey(sourceKey).split('/').map(encodeURIComponent).join('/')}`,
+          // The source's digest goes on the copy itself, as for a single-part upload.
+          MetadataDirective: 'REPLACE',
+          Metadata: { ...object.metadata, [SHA256_METADATA]: object.sha256 },
+          ContentType: object.contentType ?? undefined,
+          ...(this.options.additionalKwargs ?? {}),
+        }),
+      );
+      const copied = await this.stat(key);
+      if (copied.sizeBytes !== object.sizeBytes) {
+        await this.delete(key);
+        throw new AbusError('SIZE_MISMATCH', `the server-side copy of "${sourceKey}" has ${copied.sizeBytes} bytes, not ${object.sizeBytes}`);
+      }
+      // A multi-part object copied before may have left a sidecar that no longer matches: drop it.
+      await this.client.send(new DeleteObjectsCommand({ Bucket: this.location.bucket, Delete: { Objects: [{ Key: this.metaKey(key) }], Quiet: true } }));
+      return { sizeBytes: copied.sizeBytes, sha256: object.sha256 };
+    } catch (error) {
+      throw mapS3Error(error, key);
+    }
   }
 
   uri(key: string): string {
