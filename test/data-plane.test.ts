@@ -14,6 +14,7 @@ import {
   bucketKeys,
   collect,
   createTestBucket,
+  eventually,
   randomArtifact,
   s3AdminClient,
   S3RVER_CREDENTIALS,
@@ -456,7 +457,7 @@ describe.each(backends)('$name backend', (backend) => {
         operation: 'download',
         error: { code: 'TRANSFER_ABORTED' },
       });
-      expect(stack.workers[0]?.activeTransfers).toBe(0);
+      expect(await eventually(async () => stack.workers[0]?.activeTransfers, (active) => active === 0)).toBe(0);
     });
   });
 
