@@ -114,3 +114,40 @@ describe('store options', () => {
     expect(failure(() => validateStoreDefinition({ flavor: 'local', path: 'relative', clientKwargs: { region_name: 'x' } }))?.code).toBe('INVALID_STORE_PATH');
   });
 });
+
+describe('azure store paths', () => {
+  it.each([
+    ['az://models', { container: 'models', prefix: '' }],
+    ['az://models/team/a', { container: 'models', prefix: 'team/a' }],
+    ['abfs://models/team', { container: 'models', prefix: 'team' }],
+    ['abfss://models/team', { container: 'models', prefix: 'team' }],
+    ['abfs://models@prodacct.dfs.core.windows.net/team', { container: 'models', prefix: 'team', account: 'prodacct' }],
+    ['abfs://models@prodacct.dfs.core.windows.net', { container: 'models', prefix: '', account: 'prodacct' }],
+  ])('parses %s', (value, expected) => {
+    expect(parseStorePath('azure', value)).toEqual({ flavor: 'azure', ...expected });
+  });
+
+  it.each([
+    ['s3://models', 'expected az://container'],
+    ['az://Models', 'not a valid container name'],
+    ['az://ab', 'not a valid container name'],
+    ['az://bad--name', 'not a valid container name'],
+    ['az://models@acct.dfs.core.windows.net', 'after abfs://'],
+    ['abfs://models@not a host/x', 'after abfs://'],
+    ['az://models/../x', '".." segments'],
+  ])('refuses %s', (value, why) => {
+    expect(() => parseStorePath('azure', value)).toThrow(expect.objectContaining({ code: 'INVALID_STORE_PATH', message: expect.stringContaining(why) }));
+  });
+
+  it('names azure objects with az:// URIs', () => {
+    expect(objectUri({ flavor: 'azure', container: 'models', prefix: 'team' }, 'a b/c.bin')).toBe('az://models/team/a b/c.bin');
+  });
+
+  it('takes account_url and account_name in client_kwargs, and refuses anything else by name', () => {
+    expect(() => validateStoreDefinition({ flavor: 'azure', path: 'az://models', clientKwargs: { account_url: 'http://127.0.0.1:10000/devstoreaccount1', account_name: 'devstoreaccount1' } })).not.toThrow();
+    expect(() => validateStoreDefinition({ flavor: 'azure', path: 'az://models', clientKwargs: { endpoint_url: 'http://x' } })).toThrow(
+      expect.objectContaining({ code: 'INVALID_STORE_OPTION', message: expect.stringContaining('"endpoint_url"') }),
+    );
+    expect(() => validateStoreDefinition({ flavor: 'azure', path: 'az://models', configKwargs: { s3: {} } })).toThrow(expect.objectContaining({ code: 'INVALID_STORE_OPTION' }));
+  });
+});

@@ -10,10 +10,23 @@ import { growingPartSize, uploadInParts } from './parted-upload.ts';
 const MAX_BLOCKS = 50_000;
 const MAX_BLOCK_BYTES = 4000 * 1024 * 1024;
 const MIN_BLOCK_BYTES = 1024 * 1024;
-/** With no declared size, the block size doubles every this many blocks: 50,000 blocks then reach Azure's largest blob. */
-const BLOCKS_PER_SIZE_STEP = 5_000;
+/**
+ * With no declared size (a stream from stdin), the block size doubles every this many blocks,
+ * so 50,000 blocks hold about 156 TiB (Azure's limit is 190.7 TiB, reachable only by declaring
+ * the size); the price is larger block buffers late in such a stream.
+ */
+const BLOCKS_PER_SIZE_STEP = 1_000;
 /** Metadata names must be C# identifiers. */
 const SHA256_METADATA = 'abus_sha256';
+
+/** Size of block `blockNumber` (1-based): with a declared size, 50,000 blocks always hold it. */
+export function blockSizeFor(blockNumber: number, configuredBytes: number, declaredSizeBytes: number | undefined): number {
+  return growingPartSize(
+    blockNumber,
+    { configuredBytes, minBytes: MIN_BLOCK_BYTES, maxBytes: MAX_BLOCK_BYTES, maxParts: MAX_BLOCKS, partsPerStep: BLOCKS_PER_SIZE_STEP },
+    declaredSizeBytes,
+  );
+}
 
 export interface AzureBackendOptions {
   location: AzureLocation;
@@ -22,6 +35,8 @@ export interface AzureBackendOptions {
   credentials?: Record<string, string>;
   partSizeBytes: number;
   partsInFlight: number;
+  /** Where the implicit chain reads AZURE_* variables; the worker's environment by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -33,7 +48,8 @@ export interface AzureBackendOptions {
  * The account is the secret's `account_name`, else `client_kwargs.account_name`, else the
  * path's (`abfs://container@account.dfs.core.windows.net`), else AZURE_STORAGE_ACCOUNT_NAME.
  */
-export function azureServiceClient(options: Pick<AzureBackendOptions, 'location' | 'clientKwargs' | 'credentials'>, env: NodeJS.ProcessEnv = process.env): BlobServiceClient {
+export function azureServiceClient(options: Pick<AzureBackendOptions, 'location' | 'clientKwargs' | 'credentials' | 'env'>): BlobServiceClient {
+  const env = options.env ?? process.env;
   const secret = options.credentials;
   if (secret?.connection_string) return BlobServiceClient.fromConnectionString(secret.connection_string);
   if (!secret && env.AZURE_STORAGE_CONNECTION_STRING) return BlobServiceClient.fromConnectionString(env.AZURE_STORAGE_CONNECTION_STRING);
@@ -91,12 +107,7 @@ export class AzureBackend implements StorageBackend {
     let existedBefore = true;
     try {
       const uploaded = await uploadInParts(body, {
-        partSizeFor: (n) =>
-          growingPartSize(
-            n,
-            { configuredBytes: this.options.partSizeBytes, minBytes: MIN_BLOCK_BYTES, maxBytes: MAX_BLOCK_BYTES, maxParts: MAX_BLOCKS, partsPerStep: BLOCKS_PER_SIZE_STEP },
-            options.sizeBytes,
-          ),
+        partSizeFor: (n) => blockSizeFor(n, this.options.partSizeBytes, options.sizeBytes),
         partsInFlight: this.options.partsInFlight,
         maxParts: MAX_BLOCKS,
         begin: async () => {
