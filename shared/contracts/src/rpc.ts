@@ -132,9 +132,15 @@ export async function callEndpoint<Req extends z.ZodType, Res extends z.ZodType>
 ): Promise<z.infer<Res>> {
   const checked = ep.request.safeParse(request);
   if (!checked.success) throw schemaError(checked.error);
+  const body = encodeJson(checked.data);
+  // A schema-valid request can still be larger than the server carries (max_payload, 1 MiB by default).
+  const maxPayload = nc.info?.max_payload;
+  if (maxPayload !== undefined && body.byteLength > maxPayload) {
+    throw new AbusError('BAD_REQUEST', `the request is ${body.byteLength} bytes; the NATS server carries at most ${maxPayload}`);
+  }
   let msg: Msg;
   try {
-    msg = await nc.request(ep.subject, encodeJson(checked.data), { timeout: options.timeoutMs ?? 30_000 });
+    msg = await nc.request(ep.subject, body, { timeout: options.timeoutMs ?? 30_000 });
   } catch (error) {
     if (error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders())) {
       throw new AbusError('SERVICE_UNAVAILABLE', `no service is answering on ${ep.subject}; is the stack running?`);
