@@ -255,6 +255,12 @@ describe('bad input', () => {
       });
     });
 
+    it('refuses a request larger than the NATS server carries with BAD_REQUEST', async () => {
+      const values = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`key_${i}`, 'v'.repeat(16_384)]));
+      await expect(client.secrets.create('too-big', values)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      expect((await client.secrets.list()).map((s) => s.name)).not.toContain('too-big');
+    });
+
     it('refuses keys that the client validates before sending, with the same codes', async () => {
       await expect(client.stat(undefined, '../x')).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
       await expect(client.stat(undefined, 'a\u0000b')).rejects.toMatchObject({ code: 'INVALID_KEY' });
