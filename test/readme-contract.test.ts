@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ArtifactEvent, ErrorCode, EVENTS_STREAM, queueGroups, subjects } from '@artifact-bus/contracts';
+import { ArtifactEvent, COPY_CONSUMER, ErrorCode, EVENTS_STREAM, jobSubjects, JOBS_BUCKET, JOBS_STREAM, JobState, queueGroups, subjects } from '@artifact-bus/contracts';
 
 const readme = await readFile(path.resolve(import.meta.dirname, '..', 'README.md'), 'utf8');
 
@@ -25,6 +25,11 @@ describe('README contract', () => {
     expect(readme).toContain('abus.events.artifact.<type>.<store>');
     const missing = Object.keys(ArtifactEvent.shape).filter((field) => !readme.includes(`| \`${field}\` |`));
     expect(missing).toEqual([]);
+  });
+
+  it('documents the copy-job queue, its consumer, the job-state bucket and every job-state field', () => {
+    for (const name of [jobSubjects.copy, JOBS_STREAM, JOBS_BUCKET, COPY_CONSUMER]) expect(readme).toContain(`\`${name}\``);
+    expect(Object.keys(JobState.shape).filter((field) => !new RegExp(`\\b${field}\\b`).test(readme))).toEqual([]);
   });
 
   it('documents every error code', () => {
