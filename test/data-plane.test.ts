@@ -180,8 +180,10 @@ describe.each(backends)('$name backend', (backend) => {
         sizeBytes: artifact.bytes.length,
         sha256: artifact.sha256,
         workerId: 'worker-1',
+        requester: 'test-suite',
         error: null,
       });
+      expect(completed?.uri).toMatch(/models\/event\.bin$/);
     });
 
     it.each([
