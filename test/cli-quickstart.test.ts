@@ -133,6 +133,18 @@ describe('quick start through the abus CLI', () => {
     expect((await abus('artifact', 'upload', './x.txt', 'x.txt')).code).toBe(0);
     expect(await readFile(path.join(other, 'x.txt'), 'utf8')).toBe('in the other store');
     expect((await abus('stack', 'set', 'default')).code).toBe(0);
+
+    const copy = await abus('artifact', 'cp', 'default:runs/1/model.bin', 'other:copies/model.bin');
+    expect(copy.code).toBe(0);
+    expect(copy.stderr).toContain('copied   runs/1/model.bin');
+    expect(copy.stderr).toContain('completed: 1 copied');
+    expect((await readFile(path.join(other, 'copies/model.bin'))).equals(await readFile(path.join(work.path, 'model.bin')))).toBe(true);
+    const again = await abus('artifact', 'cp', '--recursive', 'default:runs/', 'other:copies/runs/', '--output', 'json');
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ state: 'completed', objectsCopied: 1 });
+    const missing = await abus('artifact', 'cp', 'default:no/such.bin', 'other:x.bin');
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain('failed   no/such.bin: OBJECT_NOT_FOUND');
   });
 
   it('tails events live until interrupted', async () => {
