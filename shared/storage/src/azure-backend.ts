@@ -3,7 +3,7 @@ import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity'
 import { AnonymousCredential, BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import type { z } from 'zod';
 import { AbusError, objectUri, RESERVED_PREFIX, type AzureClientKwargs, type AzureLocation, type ObjectInfo } from '@artifact-bus/contracts';
-import { clipRange, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
+import { clipRange, emptyBody, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
 import { growingPartSize, uploadInParts } from './parted-upload.ts';
 
 /** A block blob holds at most 50,000 committed blocks of at most 4,000 MiB each. */
@@ -159,9 +159,8 @@ export class AzureBackend implements StorageBackend {
 
   async get(key: string, range?: ReadRange): Promise<ObjectRead> {
     const object = await this.stat(key);
-    const clipped = clipRange(object.sizeBytes, range);
-    if (!clipped) throw new AbusError('RANGE_NOT_SATISFIABLE', `offset ${range?.offset} is past the end of "${key}" (${object.sizeBytes} bytes)`);
-    if (clipped.length === 0) return { object, offset: clipped.offset, sizeBytes: 0, body: (async function* () {})() };
+    const clipped = clipRange(object, range);
+    if (clipped.length === 0) return { object, offset: clipped.offset, sizeBytes: 0, body: emptyBody() };
     try {
       const response = await this.container.getBlockBlobClient(this.blobName(key)).download(clipped.offset, clipped.length, { maxRetryRequests: 3 });
       const body = response.readableStreamBody as AsyncIterable<Uint8Array> | undefined;

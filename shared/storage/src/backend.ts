@@ -97,13 +97,17 @@ export function hashingBody(source: AsyncIterable<Uint8Array>, expected: { sizeB
   };
 }
 
-/** Resolves a requested range against an object's size. */
-export function clipRange(sizeBytes: number, range: ReadRange | undefined): { offset: number; length: number } | null {
+/** Resolves a requested range against an object: clipped at its end; RANGE_NOT_SATISFIABLE past it. */
+export function clipRange(object: ObjectInfo, range: ReadRange | undefined): { offset: number; length: number } {
   const offset = range?.offset ?? 0;
-  if (offset > sizeBytes) return null;
-  const length = Math.min(range?.length ?? sizeBytes - offset, sizeBytes - offset);
-  return { offset, length };
+  if (offset > object.sizeBytes) {
+    throw new AbusError('RANGE_NOT_SATISFIABLE', `offset ${offset} is past the end of "${object.key}" (${object.sizeBytes} bytes)`);
+  }
+  return { offset, length: Math.min(range?.length ?? object.sizeBytes - offset, object.sizeBytes - offset) };
 }
+
+/** The body of an empty range: no request is made for it. */
+export async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
 /** Sidecar record kept under `.abus/meta/` for what a backend cannot store on the object itself. */
 export interface DigestRecord {

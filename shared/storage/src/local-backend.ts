@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AbusError, objectUri, RESERVED_PREFIX, type LocalLocation, type ObjectInfo, type ObjectSummary } from '@artifact-bus/contracts';
-import { clipRange, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
+import { clipRange, emptyBody, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
 
 interface LocalMeta {
   sha256: string;
@@ -109,8 +109,7 @@ export class LocalBackend implements StorageBackend {
 
   async get(key: string, range?: ReadRange): Promise<ObjectRead> {
     const object = await this.stat(key);
-    const clipped = clipRange(object.sizeBytes, range);
-    if (!clipped) throw new AbusError('RANGE_NOT_SATISFIABLE', `offset ${range?.offset} is past the end of "${key}" (${object.sizeBytes} bytes)`);
+    const clipped = clipRange(object, range);
     const target = await this.pathOf(await this.root(), key);
     const body =
       clipped.length === 0
@@ -168,8 +167,6 @@ async function pruneEmptyFolders(root: string, folder: string): Promise<void> {
     folder = path.dirname(folder);
   }
 }
-
-async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
 function mapFsError(error: unknown, key: string): AbusError {
   if (error instanceof AbusError) return error;

@@ -28,7 +28,7 @@ import {
   type S3Location,
 } from '@artifact-bus/contracts';
 import { growingPartSize, uploadInParts } from './parted-upload.ts';
-import { clipRange, type DigestRecord, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
+import { clipRange, emptyBody, type DigestRecord, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
 
 /** S3 allows at most 10,000 parts per multipart upload, each 5 MiB to 5 GiB (the last may be smaller). */
 const MAX_PARTS = 10_000;
@@ -225,9 +225,8 @@ export class S3Backend implements StorageBackend {
 
   async get(key: string, range?: ReadRange): Promise<ObjectRead> {
     const object = await this.stat(key);
-    const clipped = clipRange(object.sizeBytes, range);
-    if (!clipped) throw new AbusError('RANGE_NOT_SATISFIABLE', `offset ${range?.offset} is past the end of "${key}" (${object.sizeBytes} bytes)`);
-    if (clipped.length === 0) return { object, offset: clipped.offset, sizeBytes: 0, body: (async function* () {})() };
+    const clipped = clipRange(object, range);
+    if (clipped.length === 0) return { object, offset: clipped.offset, sizeBytes: 0, body: emptyBody() };
     try {
       const response = await this.client.send(
         new GetObjectCommand({
