@@ -1,7 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ArtifactEvent, COPY_CONSUMER, ErrorCode, EVENTS_STREAM, jobSubjects, JOBS_BUCKET, JOBS_STREAM, JobState, queueGroups, subjects } from '@artifact-bus/contracts';
+import {
+  ArtifactEvent,
+  COPY_CONSUMER,
+  ErrorCode,
+  EVENTS_STREAM,
+  jobSubjects,
+  JOBS_BUCKET,
+  JOBS_STREAM,
+  JobState,
+  queueGroups,
+  RegistryEvent,
+  RegistryEventType,
+  subjects,
+} from '@artifact-bus/contracts';
 
 const readme = await readFile(path.resolve(import.meta.dirname, '..', 'README.md'), 'utf8');
 
@@ -25,6 +38,12 @@ describe('README contract', () => {
     expect(readme).toContain('abus.events.artifact.<type>.<store>');
     const missing = Object.keys(ArtifactEvent.shape).filter((field) => !readme.includes(`| \`${field}\` |`));
     expect(missing).toEqual([]);
+  });
+
+  it('documents the registry events: their subjects, every field and every type', () => {
+    expect(readme).toContain('abus.events.registry.<type>');
+    expect(Object.keys(RegistryEvent.shape).filter((field) => !readme.includes(`| \`${field}\` |`))).toEqual([]);
+    expect(RegistryEventType.options.filter((type) => !readme.includes(`\`${type}\``))).toEqual([]);
   });
 
   it('documents the copy-job queue, its consumer, the job-state bucket and every job-state field', () => {

@@ -1,4 +1,4 @@
-import { endpoints, queueGroups, serveEndpoint, type AuditRecord, type Logger, type NatsConnection, type Subscription } from '@artifact-bus/contracts';
+import { endpoints, queueGroups, RegistryAuditRecord, serveEndpoint, type AuditRecord, type Logger, type NatsConnection, type Subscription } from '@artifact-bus/contracts';
 import type { Selectable } from 'kysely';
 import type { AuditDatabase, AuditDb } from './db.ts';
 
@@ -26,6 +26,27 @@ function toRecord(row: Selectable<AuditDatabase['events']>): AuditRecord {
   };
 }
 
+/** A row read back is parsed like the event it records. */
+function toRegistryRecord(row: Selectable<AuditDatabase['registry_events']>): RegistryAuditRecord {
+  const list = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+  return RegistryAuditRecord.parse({
+    id: row.event_id,
+    time: new Date(row.time).toISOString(),
+    type: row.type,
+    kind: row.kind,
+    name: row.name,
+    previousName: row.previous_name,
+    changes: list(row.changes),
+    requester: row.requester,
+    flavor: row.flavor,
+    path: row.path,
+    artifactStore: row.artifact_store,
+    keys: row.keys === null ? null : list(row.keys),
+    streamSequence: Number(row.stream_sequence),
+    recordedAt: new Date(row.recorded_at).toISOString(),
+  });
+}
+
 /** `%`, `_` and `\` in a key prefix are literal, not LIKE wildcards. */
 function likePrefix(prefix: string): string {
   return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -46,6 +67,24 @@ export function serveAuditQueries(nc: NatsConnection, db: AuditDb, logger: Logge
         if (query.since) select = select.where('time', '>=', new Date(query.since));
         const rows = await select.orderBy('stream_sequence').limit(query.limit).execute();
         return { records: rows.map(toRecord) };
+      },
+      { queue: queueGroups.audit, logger },
+    ),
+    serveEndpoint(
+      nc,
+      endpoints.audit.registryQuery,
+      async (query) => {
+        let select = db.selectFrom('registry_events').selectAll();
+        if (query.kind) select = select.where('kind', '=', query.kind);
+        if (query.name) {
+          const name = query.name;
+          select = select.where((eb) => eb.or([eb('name', '=', name), eb('previous_name', '=', name)]));
+        }
+        if (query.type) select = select.where('type', '=', query.type);
+        if (query.requester) select = select.where('requester', '=', query.requester);
+        if (query.since) select = select.where('time', '>=', new Date(query.since));
+        const rows = await select.orderBy('stream_sequence').limit(query.limit).execute();
+        return { records: rows.map(toRegistryRecord) };
       },
       { queue: queueGroups.audit, logger },
     ),

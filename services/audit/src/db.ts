@@ -23,6 +23,25 @@ export interface AuditDatabase {
     error_message: string | null;
     recorded_at: ColumnType<Date, never, never>;
   };
+  /** RegistryEvents: changes to stores, secrets and stacks (names and key names, never values). */
+  registry_events: {
+    event_id: string;
+    stream_sequence: number;
+    time: ColumnType<Date, string, never>;
+    type: string;
+    kind: string;
+    name: string;
+    previous_name: string | null;
+    /** JSON array of field or key names. */
+    changes: ColumnType<unknown, string, never>;
+    requester: string | null;
+    flavor: string | null;
+    path: string | null;
+    artifact_store: string | null;
+    /** JSON array of key names, or null. */
+    keys: ColumnType<unknown, string | null, never>;
+    recorded_at: ColumnType<Date, never, never>;
+  };
 }
 
 export type AuditDb = Kysely<AuditDatabase>;
@@ -64,6 +83,31 @@ export const migrations: Record<string, Migration> = {
         .addColumn('source_uri', 'text')
         .addColumn('job_id', 'text')
         .execute();
+    },
+  },
+  '0003_registry_events': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('registry_events')
+        // As for artifact events, the event id is the primary key: one row per event, whatever the redeliveries.
+        .addColumn('event_id', 'uuid', (c) => c.primaryKey())
+        .addColumn('stream_sequence', 'bigint', (c) => c.notNull())
+        .addColumn('time', 'timestamptz', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('previous_name', 'text')
+        .addColumn('changes', 'jsonb', (c) => c.notNull())
+        .addColumn('requester', 'text')
+        .addColumn('flavor', 'text')
+        .addColumn('path', 'text')
+        .addColumn('artifact_store', 'text')
+        .addColumn('keys', 'jsonb')
+        .addColumn('recorded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema.createIndex('registry_events_kind_name').on('registry_events').columns(['kind', 'name']).execute();
+      await db.schema.createIndex('registry_events_previous_name').on('registry_events').column('previous_name').execute();
+      await db.schema.createIndex('registry_events_time').on('registry_events').column('time').execute();
     },
   },
 };

@@ -1,4 +1,4 @@
-import { sql, type ColumnType, type Kysely, type Migration } from 'kysely';
+import { sql, type ColumnType, type Generated, type Kysely, type Migration } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** jsonb columns are written as JSON text and read back parsed. */
@@ -33,6 +33,14 @@ export interface RegistryDatabase {
   settings: {
     key: string;
     value: string;
+  };
+  /** Registry events committed with their change and not yet published (see RegistryEventOutbox). */
+  event_outbox: {
+    seq: Generated<number>;
+    event_id: string;
+    /** The RegistryEvent as JSON. */
+    payload: string;
+    created_at: Timestamp;
   };
 }
 
@@ -72,6 +80,17 @@ export const migrations: Record<string, Migration> = {
         .createTable('settings')
         .addColumn('key', 'text', (c) => c.primaryKey())
         .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0002_event_outbox': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('event_outbox')
+        .addColumn('seq', 'bigserial', (c) => c.primaryKey())
+        .addColumn('event_id', 'uuid', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
         .execute();
     },
   },

@@ -20,6 +20,16 @@ export class SecretBox {
     this.currentId = keyId(keys[0] as Buffer);
   }
 
+  /** Id of the key that seals: the first 12 hex digits of its sha256 (never the key itself). */
+  get currentKeyId(): string {
+    return this.currentId;
+  }
+
+  /** Whether `sealed` is sealed under the current key (a rotation re-seals the others). */
+  isCurrent(sealed: string): boolean {
+    return sealed.split('.')[1] === this.currentId;
+  }
+
   seal(values: Record<string, string>): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.currentId) as Buffer, iv);

@@ -1,13 +1,13 @@
-import { AbusError, endpoints, queueGroups, serveEndpoint, type Stack } from '@artifact-bus/contracts';
+import { AbusError, endpoints, queueGroups, registryEvent, serveEndpoint, type Stack } from '@artifact-bus/contracts';
 import { isForeignKeyViolation, isUniqueViolation } from './db.ts';
 import { ACTIVE_STACK, type RegistryContext } from './registry-context.ts';
 
-async function activeStackName(ctx: RegistryContext): Promise<string | null> {
+async function activeStackName(ctx: Pick<RegistryContext, 'db'>): Promise<string | null> {
   const row = await ctx.db.selectFrom('settings').select('value').where('key', '=', ACTIVE_STACK).executeTakeFirst();
   return row?.value ?? null;
 }
 
-async function findStack(ctx: RegistryContext, name: string): Promise<Stack> {
+async function findStack(ctx: Pick<RegistryContext, 'db'>, name: string): Promise<Stack> {
   const row = await ctx.db.selectFrom('stacks').selectAll().where('name', '=', name).executeTakeFirst();
   if (!row) throw new AbusError('STACK_NOT_FOUND', `no stack "${name}"`);
   return {
@@ -19,7 +19,7 @@ async function findStack(ctx: RegistryContext, name: string): Promise<Stack> {
   };
 }
 
-export async function setActiveStack(ctx: RegistryContext, name: string): Promise<void> {
+export async function setActiveStack(ctx: Pick<RegistryContext, 'db'>, name: string): Promise<void> {
   await ctx.db
     .insertInto('settings')
     .values({ key: ACTIVE_STACK, value: name })
@@ -34,17 +34,24 @@ export function serveStacks(ctx: RegistryContext) {
     serveEndpoint(
       ctx.nc,
       registry.stackRegister,
-      async ({ name, artifactStore, setActive }) => {
-        try {
-          await ctx.db.insertInto('stacks').values({ name, artifact_store: artifactStore }).execute();
-        } catch (error) {
-          if (isUniqueViolation(error)) throw new AbusError('STACK_EXISTS', `a stack named "${name}" already exists`);
-          if (isForeignKeyViolation(error)) throw new AbusError('STORE_NOT_FOUND', `no artifact store "${artifactStore}"`);
-          throw error;
-        }
-        if (setActive) await setActiveStack(ctx, name);
+      async ({ name, artifactStore, setActive, requester }) => {
+        const stack = await ctx.events
+          .transaction(async (db, emit) => {
+            await db.insertInto('stacks').values({ name, artifact_store: artifactStore }).execute();
+            emit(registryEvent('stack.registered', name, { requester, artifactStore, changes: ['artifactStore'] }));
+            if (setActive) {
+              await setActiveStack({ db }, name);
+              emit(registryEvent('stack.set', name, { requester, artifactStore, changes: ['active'] }));
+            }
+            return findStack({ db }, name);
+          })
+          .catch((error: unknown) => {
+            if (isUniqueViolation(error)) throw new AbusError('STACK_EXISTS', `a stack named "${name}" already exists`);
+            if (isForeignKeyViolation(error)) throw new AbusError('STORE_NOT_FOUND', `no artifact store "${artifactStore}"`);
+            throw error;
+          });
         ctx.logger.info({ stack: name, artifactStore, active: setActive }, 'stack registered');
-        return findStack(ctx, name);
+        return stack;
       },
       options,
     ),
@@ -79,23 +86,28 @@ export function serveStacks(ctx: RegistryContext) {
     serveEndpoint(
       ctx.nc,
       registry.stackSet,
-      async ({ name }) => {
-        await findStack(ctx, name);
-        await setActiveStack(ctx, name);
+      async ({ name, requester }) => {
+        const stack = await ctx.events.transaction(async (db, emit) => {
+          const found = await findStack({ db }, name);
+          await setActiveStack({ db }, name);
+          emit(registryEvent('stack.set', name, { requester, artifactStore: found.artifactStore, changes: ['active'] }));
+          return { ...found, active: true };
+        });
         ctx.logger.info({ stack: name }, 'active stack set');
-        return findStack(ctx, name);
+        return stack;
       },
       options,
     ),
     serveEndpoint(
       ctx.nc,
       registry.stackDelete,
-      async ({ name }) => {
-        await findStack(ctx, name);
-        if ((await activeStackName(ctx)) === name) {
-          throw new AbusError('STACK_IN_USE', `stack "${name}" is the active stack; set another one active first`);
-        }
-        await ctx.db.deleteFrom('stacks').where('name', '=', name).execute();
+      async ({ name, requester }) => {
+        await ctx.events.transaction(async (db, emit) => {
+          const found = await findStack({ db }, name);
+          if (found.active) throw new AbusError('STACK_IN_USE', `stack "${name}" is the active stack; set another one active first`);
+          await db.deleteFrom('stacks').where('name', '=', name).execute();
+          emit(registryEvent('stack.deleted', name, { requester, artifactStore: found.artifactStore }));
+        });
         ctx.logger.info({ stack: name }, 'stack deleted');
         return { name, deleted: true as const };
       },

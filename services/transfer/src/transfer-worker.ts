@@ -25,6 +25,7 @@ import {
 } from '@artifact-bus/contracts';
 import type { ObjectRead } from '@artifact-bus/storage';
 import { CopyJobRunner } from './copy-jobs.ts';
+import { serveStoreDeploy } from './store-deploy.ts';
 import { StoreResolver, type OpenStore } from './store-resolver.ts';
 
 export interface TransferWorkerOptions {
@@ -108,6 +109,7 @@ export class TransferWorker {
         serve,
       ),
       serveEndpoint(this.nc, transfer.delete, (request) => this.deleteObject(request), { ...serve, onRefused: this.refused('delete') }),
+      serveStoreDeploy(this.nc, this.stores, this.events, this.logger, serve),
     ];
     await this.copyJobs.start();
   }

@@ -3,6 +3,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ArtifactEvent, type ArtifactEventType, type TransferOperation } from './events.ts';
 import type { ErrorPayload } from './errors.ts';
+import { RegistryEvent } from './registry-events.ts';
 import type { Logger } from './logger.ts';
 import { withRetry } from './retry.ts';
 import { encodeJson } from './rpc.ts';
@@ -47,10 +48,19 @@ export class EventPublisher {
     return event;
   }
 
-  private async publish(subject: string, id: string, payload: unknown): Promise<void> {
+  /**
+   * Publishes a registry event built beforehand (the registry keeps it in an outbox until then).
+   * `attempts: 1` for a caller that retries on its own.
+   */
+  async registry(event: RegistryEvent, options: { attempts?: number } = {}): Promise<void> {
+    const parsed = RegistryEvent.parse(event);
+    await this.publish(subjects.events.registry(parsed.type), parsed.id, parsed, options.attempts);
+  }
+
+  private async publish(subject: string, id: string, payload: unknown, attempts = 6): Promise<void> {
     try {
       await withRetry(() => this.js.publish(subject, encodeJson(payload), { msgID: id, timeout: 5_000 }), {
-        attempts: 6,
+        attempts,
         baseDelayMs: 200,
         retryable: () => true,
       });

@@ -5,6 +5,8 @@ export * from './subjects.ts';
 export * from './registry-messages.ts';
 export * from './transfer-messages.ts';
 export * from './events.ts';
+export * from './registry-events.ts';
+export * from './deploy-messages.ts';
 export * from './audit-messages.ts';
 export * from './rpc.ts';
 export * from './endpoints.ts';

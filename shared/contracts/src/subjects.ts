@@ -8,11 +8,17 @@ export const subjects = {
     storeList: 'abus.registry.store.list',
     storeDescribe: 'abus.registry.store.describe',
     storeDelete: 'abus.registry.store.delete',
+    storeUpdate: 'abus.registry.store.update',
+    storeRename: 'abus.registry.store.rename',
     /** Internal: a store with its credentials, for transfer workers only. */
     storeResolve: 'abus.registry.store.resolve',
     secretCreate: 'abus.registry.secret.create',
     secretList: 'abus.registry.secret.list',
     secretDelete: 'abus.registry.secret.delete',
+    secretUpdate: 'abus.registry.secret.update',
+    secretDescribe: 'abus.registry.secret.describe',
+    /** Re-seals every secret under the current key, so that an old key can be dropped. */
+    secretReseal: 'abus.registry.secret.reseal',
     stackRegister: 'abus.registry.stack.register',
     stackList: 'abus.registry.stack.list',
     stackDescribe: 'abus.registry.stack.describe',
@@ -25,9 +31,12 @@ export const subjects = {
     stat: 'abus.transfer.stat',
     list: 'abus.transfer.list',
     delete: 'abus.transfer.delete',
+    /** Provisions a store's bucket, container or folder. */
+    deploy: 'abus.transfer.deploy',
   },
   audit: {
     query: 'abus.audit.query',
+    registryQuery: 'abus.audit.registry.query',
   },
   events: {
     /** Every event lives under this prefix, in the EVENTS_STREAM JetStream stream. */
@@ -35,6 +44,8 @@ export const subjects = {
     /** `abus.events.artifact.<type>.<store>`; `_` stands for the store when none was resolved or the name was invalid. */
     artifact: (type: string, store: string | null) =>
       `abus.events.artifact.${type}.${store !== null && /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(store) ? store : '_'}`,
+    /** `abus.events.registry.<type>`, the type being `<kind>.<change>` (`abus.events.registry.store.updated`). */
+    registry: (type: string) => `abus.events.registry.${type}`,
   },
 } as const;
 

@@ -3,7 +3,7 @@ import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity'
 import { AnonymousCredential, BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import type { z } from 'zod';
 import { AbusError, objectUri, RESERVED_PREFIX, type AzureClientKwargs, type AzureLocation, type ObjectInfo } from '@artifact-bus/contracts';
-import { clipRange, emptyBody, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
+import { clipRange, emptyBody, type Deployment, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
 import { growingPartSize, uploadInParts } from './parted-upload.ts';
 
 /** A block blob holds at most 50,000 committed blocks of at most 4,000 MiB each. */
@@ -191,6 +191,15 @@ export class AzureBackend implements StorageBackend {
       return (await this.container.getBlockBlobClient(this.blobName(key)).deleteIfExists()).succeeded;
     } catch (error) {
       throw mapAzureError(error, key);
+    }
+  }
+
+  async deploy(): Promise<Deployment> {
+    const resource = `az://${this.location.container}`;
+    try {
+      return { resource, created: (await this.container.createIfNotExists()).succeeded };
+    } catch (error) {
+      throw mapAzureError(error, resource);
     }
   }
 

@@ -33,6 +33,14 @@ export interface ListPage {
   nextPageToken?: string;
 }
 
+/** What `deploy` provisioned. */
+export interface Deployment {
+  /** The bucket, container or folder: `s3://bucket`, `az://container`, `file:///dir`. */
+  resource: string;
+  /** false when it existed already and nothing was done. */
+  created: boolean;
+}
+
 /**
  * The one storage contract. Keys are validated (`assertValidKey`) before they get here and are
  * relative to the store's root path. Every backend:
@@ -60,6 +68,11 @@ export interface StorageBackend {
    * source's sha256 is recorded; resolves null when it cannot (the caller then streams the copy).
    */
   copyFrom?(source: StorageBackend, sourceKey: string, object: ObjectInfo, key: string): Promise<{ sizeBytes: number; sha256: string } | null>;
+  /**
+   * Provisions what the store's path points to, when it is missing: the bucket, the container,
+   * the folder. A prefix needs nothing (it exists once an object is under it).
+   */
+  deploy(): Promise<Deployment>;
   close(): void;
 }
 

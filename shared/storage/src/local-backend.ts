@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AbusError, objectUri, RESERVED_PREFIX, type LocalLocation, type ObjectInfo, type ObjectSummary } from '@artifact-bus/contracts';
-import { clipRange, emptyBody, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
+import { clipRange, emptyBody, type Deployment, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
 
 interface LocalMeta {
   sha256: string;
@@ -152,6 +152,22 @@ export class LocalBackend implements StorageBackend {
     await pruneEmptyFolders(root, path.dirname(target));
     await pruneEmptyFolders(root, path.dirname(this.metaPath(root, key)));
     return true;
+  }
+
+  async deploy(): Promise<Deployment> {
+    const directory = this.location.directory;
+    const resource = objectUri(this.location, '');
+    const existing = await stat(directory).catch(() => null);
+    if (existing && !existing.isDirectory()) throw new AbusError('BACKEND_ERROR', `${directory} exists and is not a folder`);
+    if (existing) return { resource, created: false };
+    try {
+      await mkdir(directory, { recursive: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new AbusError('ACCESS_DENIED', `the worker may not create ${directory} (${code})`);
+      throw new AbusError('BACKEND_ERROR', `cannot create ${directory} (${code ?? 'unknown error'})`, { cause: error });
+    }
+    return { resource, created: true };
   }
 
   close(): void {}

@@ -4,15 +4,18 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
   UploadPartCommand,
+  type BucketLocationConstraint,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -28,7 +31,7 @@ import {
   type S3Location,
 } from '@artifact-bus/contracts';
 import { growingPartSize, uploadInParts } from './parted-upload.ts';
-import { clipRange, emptyBody, type DigestRecord, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
+import { clipRange, emptyBody, type Deployment, type DigestRecord, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
 
 /** S3 allows at most 10,000 parts per multipart upload, each 5 MiB to 5 GiB (the last may be smaller). */
 const MAX_PARTS = 10_000;
@@ -282,6 +285,37 @@ export class S3Backend implements StorageBackend {
       return true;
     } catch (error) {
       throw mapS3Error(error, key);
+    }
+  }
+
+  async deploy(): Promise<Deployment> {
+    const Bucket = this.location.bucket;
+    const resource = `s3://${Bucket}`;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket }));
+      return { resource, created: false };
+    } catch (error) {
+      const status = (error as S3ServiceException)?.$metadata?.httpStatusCode;
+      if (status === 301) {
+        throw new AbusError('BACKEND_ERROR', `bucket "${Bucket}" exists in another region than the store's; set client_kwargs.region_name to its region`);
+      }
+      if (status !== 404) throw mapS3Error(error, resource);
+    }
+    // Outside us-east-1, S3 wants the region named in the request as well as in the endpoint.
+    const region = await this.client.config.region();
+    try {
+      await this.client.send(
+        new CreateBucketCommand({
+          Bucket,
+          ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}),
+        }),
+      );
+      return { resource, created: true };
+    } catch (error) {
+      const name = (error as { name?: string })?.name;
+      if (name === 'BucketAlreadyOwnedByYou') return { resource, created: false };
+      if (name === 'BucketAlreadyExists') throw new AbusError('BACKEND_ERROR', `bucket "${Bucket}" belongs to another account (bucket names are global); choose another`);
+      throw mapS3Error(error, resource);
     }
   }
 
