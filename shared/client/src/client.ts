@@ -27,7 +27,10 @@ import {
   type ListReply,
   type NatsConnection,
   type ObjectSummary,
+  type RegistryAuditQueryRequest,
+  type SecretUpdateRequest,
   type StoreDefinition,
+  type StoreUpdateRequest,
 } from '@artifact-bus/contracts';
 
 export interface ClientOptions {
@@ -224,31 +227,49 @@ export class ArtifactBusClient {
     return this.call(endpoints.transfer.delete, { store, key, requestId: options.requestId ?? randomUUID(), requester: this.options.requester });
   }
 
+  // Every change names the requester, so that its registry event and audit row say who asked.
   readonly stores = {
-    register: (name: string, definition: StoreDefinition) => this.call(endpoints.registry.storeRegister, { name, ...definition }),
+    register: (name: string, definition: StoreDefinition) => this.call(endpoints.registry.storeRegister, { name, ...definition, requester: this.options.requester }),
     list: async () => (await this.call(endpoints.registry.storeList, {})).stores,
     describe: (name: string) => this.call(endpoints.registry.storeDescribe, { name }),
-    delete: (name: string, options: { force?: boolean } = {}) => this.call(endpoints.registry.storeDelete, { name, force: options.force ?? false }),
+    /** Each field given replaces the stored one: `authenticationSecret: null` removes the secret, an empty option object removes that option. */
+    update: (name: string, changes: Omit<StoreUpdateRequest, 'name' | 'requester'>) =>
+      this.call(endpoints.registry.storeUpdate, { name, ...changes, requester: this.options.requester }),
+    /** Renames a store; the stacks that use it follow. */
+    rename: (name: string, newName: string) => this.call(endpoints.registry.storeRename, { name, newName, requester: this.options.requester }),
+    delete: (name: string, options: { force?: boolean } = {}) =>
+      this.call(endpoints.registry.storeDelete, { name, force: options.force ?? false, requester: this.options.requester }),
+    /** Creates the bucket, container or folder that the store's path points to, when it is missing. */
+    deploy: (name: string) => this.call(endpoints.transfer.deploy, { store: name, requester: this.options.requester }),
   };
 
   readonly secrets = {
-    create: (name: string, values: Record<string, string>) => this.call(endpoints.registry.secretCreate, { name, values }),
+    create: (name: string, values: Record<string, string>) => this.call(endpoints.registry.secretCreate, { name, values, requester: this.options.requester }),
     list: async () => (await this.call(endpoints.registry.secretList, {})).secrets,
-    delete: (name: string) => this.call(endpoints.registry.secretDelete, { name }),
+    /** Keys, dates and the stores that use it; never values. */
+    describe: (name: string) => this.call(endpoints.registry.secretDescribe, { name }),
+    /** Merges `values` into the secret's and drops `removeKeys`. */
+    update: (name: string, changes: Omit<SecretUpdateRequest, 'name' | 'requester'>) =>
+      this.call(endpoints.registry.secretUpdate, { name, ...changes, requester: this.options.requester }),
+    delete: (name: string) => this.call(endpoints.registry.secretDelete, { name, requester: this.options.requester }),
+    /** Re-seals every secret under the registry's current key, so that the previous keys can be dropped. */
+    rotateKey: () => this.call(endpoints.registry.secretReseal, { requester: this.options.requester }),
   };
 
   readonly stacks = {
     register: (name: string, artifactStore: string, options: { setActive?: boolean } = {}) =>
-      this.call(endpoints.registry.stackRegister, { name, artifactStore, setActive: options.setActive ?? false }),
+      this.call(endpoints.registry.stackRegister, { name, artifactStore, setActive: options.setActive ?? false, requester: this.options.requester }),
     list: async () => (await this.call(endpoints.registry.stackList, {})).stacks,
     /** The named stack, or the active one. */
     describe: (name?: string) => this.call(endpoints.registry.stackDescribe, { name }),
-    set: (name: string) => this.call(endpoints.registry.stackSet, { name }),
-    delete: (name: string) => this.call(endpoints.registry.stackDelete, { name }),
+    set: (name: string) => this.call(endpoints.registry.stackSet, { name, requester: this.options.requester }),
+    delete: (name: string) => this.call(endpoints.registry.stackDelete, { name, requester: this.options.requester }),
   };
 
   readonly audit = {
     query: async (query: AuditQueryRequest = {}) => (await this.call(endpoints.audit.query, query)).records,
+    /** Recorded registry changes: stores, secrets and stacks. */
+    queryRegistry: async (query: RegistryAuditQueryRequest = {}) => (await this.call(endpoints.audit.registryQuery, query)).records,
   };
 
   /**

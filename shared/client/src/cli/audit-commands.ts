@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { AbusError, ArtifactEventType } from '@artifact-bus/contracts';
+import { AbusError, ArtifactEventType, RegistryEventType, RegistryResourceKind } from '@artifact-bus/contracts';
 import type { ArtifactBusClient } from '../client.ts';
 import { humanBytes, outputOption, printRecords, type OutputFormat } from './output.ts';
 
@@ -11,20 +11,61 @@ function time(value: string): Date {
   return date;
 }
 
+interface AuditQueryOptions {
+  kind: 'artifact' | 'registry';
+  store?: string;
+  key?: string;
+  resource?: RegistryResourceKind;
+  name?: string;
+  requester?: string;
+  type?: string;
+  since?: Date;
+  limit: number;
+  output: OutputFormat;
+}
+
+/** Options that filter one kind of record only. */
+function refuseOptionsOf(kind: string, options: AuditQueryOptions, names: (keyof AuditQueryOptions)[]): void {
+  const given = names.filter((name) => options[name] !== undefined);
+  if (given.length > 0) throw new AbusError('BAD_REQUEST', `${given.map((name) => `--${name}`).join(', ')} filter${given.length > 1 ? '' : 's'} ${kind} events only`);
+}
+
 export function auditCommands(withClient: WithClient): Command {
-  const audit = new Command('audit').description('query the audit trail of artifact events');
+  const audit = new Command('audit').description('query the audit trail: artifact events, or registry changes with --kind registry');
   audit
     .command('query')
-    .option('--store <store>', 'only this store')
-    .option('--key <prefix>', 'only keys starting with this prefix')
-    .addOption(new Option('--type <type>', 'only this event type').choices(ArtifactEventType.options))
+    .addOption(new Option('--kind <kind>', 'artifact events, or registry changes (stores, secrets, stacks)').choices(['artifact', 'registry']).default('artifact'))
+    .option('--store <store>', 'artifact events of this store')
+    .option('--key <prefix>', 'artifact events of keys starting with this prefix')
+    .addOption(new Option('--resource <kind>', 'registry changes to this kind of resource').choices(RegistryResourceKind.options))
+    .option('--name <name>', 'registry changes to the resource of this name (or previous name)')
+    .option('--requester <who>', 'registry changes asked for by this requester')
+    .addOption(new Option('--type <type>', 'only this event type').choices([...ArtifactEventType.options, ...RegistryEventType.options]))
     .option('--since <time>', 'only events at or after this time (ISO 8601)', time)
     .option('--limit <n>', 'at most this many rows', (v) => Number(v), 1000)
     .addOption(outputOption())
-    .action(async (options: { store?: string; key?: string; type?: ArtifactEventType; since?: Date; limit: number; output: OutputFormat }) => {
-      const records = await withClient((c) =>
-        c.audit.query({ store: options.store, key: options.key, type: options.type, since: options.since?.toISOString(), limit: options.limit }),
-      );
+    .action(async (options: AuditQueryOptions) => {
+      const since = options.since?.toISOString();
+      if (options.kind === 'registry') {
+        refuseOptionsOf('artifact', options, ['store', 'key']);
+        const type = options.type === undefined ? undefined : RegistryEventType.safeParse(options.type);
+        if (type && !type.success) throw new AbusError('BAD_REQUEST', `--type ${options.type} is an artifact event type; registry types are ${RegistryEventType.options.join(', ')}`);
+        const records = await withClient((c) =>
+          c.audit.queryRegistry({ kind: options.resource, name: options.name, requester: options.requester, type: type?.data, since, limit: options.limit }),
+        );
+        printRecords(options.output, records, [
+          ['TIME', (r) => r.time],
+          ['TYPE', (r) => r.type],
+          ['NAME', (r) => (r.previousName ? `${r.previousName} -> ${r.name}` : r.name)],
+          ['CHANGES', (r) => r.changes.join(', ')],
+          ['REQUESTER', (r) => r.requester ?? ''],
+        ]);
+        return;
+      }
+      refuseOptionsOf('registry', options, ['resource', 'name', 'requester']);
+      const type = options.type === undefined ? undefined : ArtifactEventType.safeParse(options.type);
+      if (type && !type.success) throw new AbusError('BAD_REQUEST', `--type ${options.type} is a registry event type: add --kind registry`);
+      const records = await withClient((c) => c.audit.query({ store: options.store, key: options.key, type: type?.data, since, limit: options.limit }));
       printRecords(options.output, records, [
         ['TIME', (r) => r.time],
         ['TYPE', (r) => r.type],

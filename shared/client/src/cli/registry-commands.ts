@@ -1,9 +1,12 @@
 import { Command, Option } from 'commander';
 import { AbusError, StoreFlavor, type ArtifactStore } from '@artifact-bus/contracts';
 import type { ArtifactBusClient } from '../client.ts';
-import { outputOption, printRecord, printRecords, type OutputFormat } from './output.ts';
+import { outputOption, printJson, printRecord, printRecords, type OutputFormat } from './output.ts';
+import { readSecretValues } from './secret-values.ts';
 
 type WithClient = <T>(run: (client: ArtifactBusClient) => Promise<T>) => Promise<T>;
+
+type JsonOptions = Record<string, unknown>;
 
 /** Parses a `--client_kwargs`-style JSON object flag, naming the flag when it does not parse. */
 function jsonObject(flag: string) {
@@ -27,7 +30,8 @@ export function keyValuePairs(args: string[]): Record<string, string> {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
     const match = /^--([^=]+)(?:=(.*))?$/s.exec(arg);
-    if (!match?.[1]) throw new AbusError('BAD_REQUEST', `expected --key=value, got "${arg}"`);
+    // The argument is not echoed: it may be a value typed without its --key=.
+    if (!match?.[1]) throw new AbusError('BAD_REQUEST', `expected --key=value pairs, got argument ${i + 1} without a leading "--"`);
     const value = match[2] ?? args[++i];
     if (value === undefined) throw new AbusError('BAD_REQUEST', `--${match[1]} needs a value`);
     values[match[1]] = value;
@@ -43,13 +47,13 @@ const storeColumns: [string, (s: ArtifactStore) => string][] = [
 ];
 
 export function artifactStoreCommands(withClient: WithClient): Command {
-  const stores = new Command('artifact-store').description('register and manage artifact stores (s3, local)');
+  const stores = new Command('artifact-store').description('register and manage artifact stores (s3, azure, local)');
   stores
     .command('register')
     .description('register an artifact store')
     .argument('<name>')
     .addOption(new Option('-f, --flavor <flavor>', 'store flavor').choices(StoreFlavor.options).makeOptionMandatory())
-    .requiredOption('--path <uri>', 'root path: s3://bucket[/prefix] or an absolute directory')
+    .requiredOption('--path <uri>', 'root path: s3://bucket[/prefix], az://container[/prefix] or an absolute directory')
     .option('--authentication_secret <secret>', 'secret holding the credentials')
     .option('--client_kwargs <json>', 'client options, e.g. {"endpoint_url": ..., "region_name": ...}', jsonObject('--client_kwargs'))
     .option('--config_kwargs <json>', 'client config, e.g. {"s3": {"addressing_style": "path"}}', jsonObject('--config_kwargs'))
@@ -67,6 +71,51 @@ export function artifactStoreCommands(withClient: WithClient): Command {
         }),
       );
       printRecord(options.output, store);
+    });
+  stores
+    .command('update')
+    .description('change a store: each option given replaces the stored one, checked like a registration')
+    .argument('<name>')
+    .option('--path <uri>', 'new root path (same flavor)')
+    .addOption(new Option('--authentication_secret <secret>', 'secret holding the credentials').conflicts('removeAuthenticationSecret'))
+    .option('--remove-authentication-secret', 'use no secret: the worker\'s implicit credentials')
+    .option('--client_kwargs <json>', 'replaces the client options; {} removes them', jsonObject('--client_kwargs'))
+    .option('--config_kwargs <json>', 'replaces the client config; {} removes it', jsonObject('--config_kwargs'))
+    .option('--s3_additional_kwargs <json>', 'replaces the write options; {} removes them', jsonObject('--s3_additional_kwargs'))
+    .addOption(outputOption())
+    .action(
+      async (
+        name: string,
+        options: { path?: string; authentication_secret?: string; removeAuthenticationSecret?: boolean; client_kwargs?: JsonOptions; config_kwargs?: JsonOptions; s3_additional_kwargs?: JsonOptions; output: OutputFormat },
+      ) => {
+        const store = await withClient((client) =>
+          client.stores.update(name, {
+            path: options.path,
+            authenticationSecret: options.removeAuthenticationSecret ? null : options.authentication_secret,
+            clientKwargs: options.client_kwargs,
+            configKwargs: options.config_kwargs,
+            s3AdditionalKwargs: options.s3_additional_kwargs,
+          }),
+        );
+        printRecord(options.output, store);
+      },
+    );
+  stores
+    .command('rename')
+    .description('rename a store; the stacks that use it follow')
+    .argument('<name>')
+    .argument('<new-name>')
+    .addOption(outputOption())
+    .action(async (name: string, newName: string, options: { output: OutputFormat }) => printRecord(options.output, await withClient((c) => c.stores.rename(name, newName))));
+  stores
+    .command('deploy')
+    .description('create the bucket, container or folder that the store\'s path points to, when missing')
+    .argument('<name>')
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: OutputFormat }) => {
+      const deployed = await withClient((c) => c.stores.deploy(name));
+      if (options.output === 'json') printJson(deployed);
+      else process.stderr.write(deployed.created ? `created ${deployed.resource} for artifact store ${name}\n` : `${deployed.resource} already exists; nothing to do\n`);
     });
   stores
     .command('list')
@@ -88,6 +137,13 @@ export function artifactStoreCommands(withClient: WithClient): Command {
   return stores;
 }
 
+/** Values from `--values` (a JSON or YAML mapping), then from `--key=value` pairs, which win. */
+async function secretValues(rest: string[], source: string | undefined): Promise<Record<string, string>> {
+  return { ...(source === undefined ? {} : await readSecretValues(source)), ...keyValuePairs(rest) };
+}
+
+const VALUES_HELP = 'JSON or YAML mapping of key: value: @FILE, @- for standard input, or the text itself';
+
 export function secretCommands(withClient: WithClient): Command {
   const secrets = new Command('secret').description('secrets: values are encrypted at rest and never printed');
   secrets
@@ -95,14 +151,34 @@ export function secretCommands(withClient: WithClient): Command {
     .description('create a secret: abus secret create NAME --aws_access_key_id=... --aws_secret_access_key=...')
     .argument('<name>')
     .argument('[values...]', '--key=value pairs')
+    .option('--values <source>', VALUES_HELP)
     .allowUnknownOption()
     .addOption(outputOption())
-    .action(async (name: string, rest: string[], options: { output: OutputFormat }) => {
-      const values = keyValuePairs(rest);
-      if (Object.keys(values).length === 0) throw new AbusError('BAD_REQUEST', 'a secret needs at least one --key=value');
-      const summary = await withClient((c) => c.secrets.create(name, values));
-      printRecord(options.output, summary);
+    .action(async (name: string, rest: string[], options: { values?: string; output: OutputFormat }) => {
+      const values = await secretValues(rest, options.values);
+      if (Object.keys(values).length === 0) throw new AbusError('BAD_REQUEST', 'a secret needs at least one --key=value (or --values)');
+      printRecord(options.output, await withClient((c) => c.secrets.create(name, values)));
     });
+  secrets
+    .command('update')
+    .description('set keys (--key=value, --values) and remove keys (--remove-keys); the other keys stay')
+    .argument('<name>')
+    .argument('[values...]', '--key=value pairs')
+    .option('--values <source>', VALUES_HELP)
+    .option('--remove-keys <keys>', 'comma-separated keys to remove')
+    .allowUnknownOption()
+    .addOption(outputOption())
+    .action(async (name: string, rest: string[], options: { values?: string; removeKeys?: string; output: OutputFormat }) => {
+      const values = await secretValues(rest, options.values);
+      const removeKeys = (options.removeKeys ?? '').split(',').map((key) => key.trim()).filter(Boolean);
+      printRecord(options.output, await withClient((c) => c.secrets.update(name, { values, removeKeys })));
+    });
+  secrets
+    .command('describe')
+    .description('keys, dates and the stores that use it; never values')
+    .argument('<name>')
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: OutputFormat }) => printRecord(options.output, await withClient((c) => c.secrets.describe(name))));
   secrets
     .command('list')
     .addOption(outputOption())
@@ -119,6 +195,21 @@ export function secretCommands(withClient: WithClient): Command {
     .action(async (name: string) => {
       await withClient((c) => c.secrets.delete(name));
       process.stderr.write(`deleted secret ${name}\n`);
+    });
+  secrets
+    .command('rotate-key')
+    .description('re-seal every secret under the registry\'s current ABUS_SECRET_KEY, so that the previous keys can be dropped')
+    .addOption(outputOption())
+    .action(async (options: { output: OutputFormat }) => {
+      const result = await withClient((c) => c.secrets.rotateKey());
+      if (options.output === 'json') printJson(result);
+      else process.stderr.write(`re-sealed ${result.resealed} secret(s) under key ${result.keyId}; ${result.unchanged} already were\n`);
+      if (result.unreadable.length > 0) {
+        process.stderr.write(
+          `error: no configured key opens ${result.unreadable.join(', ')}: keep their key in ABUS_SECRET_KEYS_PREVIOUS and run rotate-key again, or re-create them\n`,
+        );
+        process.exitCode = 1;
+      }
     });
   return secrets;
 }
