@@ -47,6 +47,8 @@ export class CopyJobRunner {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private readonly running = new Set<Promise<void>>();
+  /** Jobs under way by id, so that they can be cancelled or handed back. */
+  private readonly controllers = new Map<string, AbortController>();
   private kv: KV | undefined;
 
   constructor(
@@ -78,11 +80,25 @@ export class CopyJobRunner {
     })();
   }
 
-  /** Stops taking jobs and waits for the running ones. */
-  async stop(): Promise<void> {
+  /** Cancels a job under way on this worker; false when it runs elsewhere or not at all. */
+  cancel(jobId: string, reason: AbusError): boolean {
+    const controller = this.controllers.get(jobId);
+    controller?.abort(reason);
+    return controller !== undefined;
+  }
+
+  /** Stops taking jobs; jobs still running after the grace period are stopped and handed back to the queue. */
+  async stop(graceMs: number, reason: AbusError): Promise<void> {
     await this.messages?.close();
     await this.loop;
-    await Promise.allSettled(this.running);
+    const finished = Promise.allSettled(this.running).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([finished, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))]);
+    clearTimeout(timer);
+    if (!inTime) {
+      for (const controller of this.controllers.values()) controller.abort(reason);
+      await finished;
+    }
   }
 
   private async run(msg: JsMsg): Promise<void> {
@@ -102,12 +118,20 @@ export class CopyJobRunner {
     }
     // Tell JetStream the job is alive, so a long copy is not offered to another worker.
     const heartbeat = setInterval(() => msg.working(), Math.max(1000, this.options.ackWaitMs / 3));
+    const controller = new AbortController();
+    this.controllers.set(job.jobId, controller);
     try {
-      await this.copy(job);
+      await this.copy(job, controller.signal);
       msg.ack();
     } catch (error) {
-      const failure = toAbusError(error);
-      if (TRANSIENT.has(failure.code) && (msg.info.deliveryCount ?? 1) < this.options.maxDeliveries) {
+      const failure = toAbusError(controller.signal.aborted ? controller.signal.reason : error);
+      if (controller.signal.aborted && failure.code === 'SERVICE_UNAVAILABLE') {
+        // This worker is shutting down: another one takes the job over; identical objects are skipped.
+        msg.nak();
+      } else if (controller.signal.aborted) {
+        await this.events.artifact('cancelled', 'copy', { ...this.jobFields(job), error: failure.toPayload() }).catch(() => undefined);
+        msg.ack();
+      } else if (TRANSIENT.has(failure.code) && (msg.info.deliveryCount ?? 1) < this.options.maxDeliveries) {
         this.logger.warn({ jobId: job.jobId, code: failure.code }, 'copy job hit a transient error; it will be redelivered');
         msg.nak(5_000);
       } else {
@@ -117,6 +141,7 @@ export class CopyJobRunner {
       }
     } finally {
       clearInterval(heartbeat);
+      this.controllers.delete(job.jobId);
     }
   }
 
@@ -133,7 +158,7 @@ export class CopyJobRunner {
     };
   }
 
-  private async copy(job: CopyJob): Promise<void> {
+  private async copy(job: CopyJob, signal: AbortSignal): Promise<void> {
     const source = await this.stores.open(job.source.store);
     const destination = await this.stores.open(job.destination.store);
     const state: JobState = {
@@ -151,9 +176,17 @@ export class CopyJobRunner {
     await this.writeState(state);
     let lastWrite = Date.now();
 
+    const stopIfAborted = async () => {
+      if (!signal.aborted) return;
+      const reason = toAbusError(signal.reason);
+      // Cancelled by a user: final. A worker shutting down leaves the state to the worker that takes the job over.
+      if (reason.code === 'TRANSFER_ABORTED') await this.writeState({ ...state, state: 'cancelled', error: reason.toPayload() });
+      throw reason;
+    };
     for await (const [sourceKey, destinationKey] of this.objectsOf(job, source)) {
+      await stopIfAborted();
       state.objectsTotal++;
-      const outcome = await this.copyObject(job, source, sourceKey, destination, destinationKey).catch((error: unknown) => ({ failed: toAbusError(error) }));
+      const outcome = await this.copyObject(job, source, sourceKey, destination, destinationKey, signal).catch((error: unknown) => ({ failed: toAbusError(error) }));
       if ('failed' in outcome) {
         state.objectsFailed++;
         if (state.failed.length < JOB_LIST_LIMIT) state.failed.push({ key: sourceKey, error: outcome.failed.toPayload() });
@@ -170,6 +203,7 @@ export class CopyJobRunner {
         lastWrite = Date.now();
       }
     }
+    await stopIfAborted();
     state.state = state.objectsFailed > 0 ? 'failed' : 'completed';
     await this.writeState(state);
     this.logger.info({ jobId: job.jobId, copied: state.objectsCopied, skipped: state.objectsSkipped, failed: state.objectsFailed }, 'copy job finished');
@@ -195,6 +229,7 @@ export class CopyJobRunner {
     sourceKey: string,
     destination: OpenStore,
     destinationKey: string,
+    signal: AbortSignal,
   ): Promise<{ skipped: true } | { skipped: false; sizeBytes: number; sha256: string; method: 'server-side' | 'streamed' }> {
     const fields = {
       ...this.jobFields(job),
@@ -223,7 +258,7 @@ export class CopyJobRunner {
       }
       const read = await source.backend.get(sourceKey);
       // Verified against the source's record before the destination commits: a changed or rotten source copies nothing.
-      const body = hashingBody(read.body, { sizeBytes: read.sizeBytes, sha256: read.object.sha256 });
+      const body = hashingBody(abortable(read.body, signal), { sizeBytes: read.sizeBytes, sha256: read.object.sha256 });
       const stored = await destination.backend.put(destinationKey, body, {
         sizeBytes: read.sizeBytes,
         contentType: read.object.contentType ?? undefined,
@@ -273,6 +308,14 @@ function failedState(jobId: string, job: { source?: unknown; destination?: unkno
     return { store: typeof v.store === 'string' ? v.store.slice(0, 63) : null, key: typeof v.key === 'string' ? v.key.slice(0, 1024) : '' };
   };
   return { ...emptyState(jobId, workerId), state: 'failed', source: end(job.source), destination: end(job.destination), error: error.toPayload() };
+}
+
+/** Stops a byte source at the next chunk once `signal` aborts: the destination then aborts its upload. */
+async function* abortable(source: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    signal.throwIfAborted();
+    yield chunk;
+  }
 }
 
 function safeObject(data: Uint8Array): Record<string, unknown> {

@@ -8,12 +8,16 @@ import {
   endpoints,
   ensureEventsStream,
   EventPublisher,
+  encodeJson,
+  parseMessage,
+  subjects,
   queueGroups,
   sendChunks,
   serveEndpoint,
   toAbusError,
   TransferResult,
   type ArtifactEventFields,
+  type ArtifactEventType,
   type DownloadAccepted,
   type DownloadRequest,
   type Logger,
@@ -39,6 +43,8 @@ export interface TransferWorkerOptions {
   /** Chunks a peer may send ahead of what has been consumed. */
   windowChunks: number;
   idleTimeoutMs: number;
+  /** On stop, how long transfers under way may take to finish before they are cancelled (default 30 s). */
+  drainGraceMs?: number;
   /** Copy jobs run at once (default 2). */
   maxConcurrentJobs?: number;
   /** A copy job whose worker sends no heartbeat this long is offered to another worker (default 30 s). */
@@ -56,6 +62,8 @@ export class TransferWorker {
   private readonly stores: StoreResolver;
   private readonly events: EventPublisher;
   private readonly running = new Set<Promise<void>>();
+  /** Transfers under way by request id, so that they can be cancelled. */
+  private readonly cancellable = new Map<string, AbortController>();
   /** Transfers accepted or being set up; counted before any await so that bursts cannot overshoot the limit. */
   private slotsTaken = 0;
   private subscriptions: Subscription[] = [];
@@ -110,6 +118,7 @@ export class TransferWorker {
       ),
       serveEndpoint(this.nc, transfer.delete, (request) => this.deleteObject(request), { ...serve, onRefused: this.refused('delete') }),
       serveStoreDeploy(this.nc, this.stores, this.events, this.logger, serve),
+      this.serveCancel(),
     ];
     await this.copyJobs.start();
   }
@@ -129,17 +138,68 @@ export class TransferWorker {
     };
   }
 
-  /** Stops taking requests and waits for the transfers under way. */
-  async stop(): Promise<void> {
+  /**
+   * Drains: stops taking requests and jobs, lets the transfers under way finish within the grace
+   * period, then cancels what is left (their clients get SERVICE_UNAVAILABLE and may retry on
+   * another worker) and hands unfinished copy jobs back to the queue.
+   */
+  async stop(graceMs = this.options.drainGraceMs ?? 30_000): Promise<void> {
     await Promise.all(this.subscriptions.map((s) => s.drain()));
-    await this.copyJobs.stop();
-    await Promise.allSettled(this.running);
+    const shuttingDown = new AbusError('SERVICE_UNAVAILABLE', `worker ${this.options.workerId} is shutting down; retry`);
+    const jobs = this.copyJobs.stop(graceMs, shuttingDown);
+    const finished = Promise.allSettled(this.running).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([finished, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))]);
+    clearTimeout(timer);
+    if (!inTime) {
+      this.logger.warn({ transfers: this.cancellable.size }, 'grace period over: cancelling the transfers still under way');
+      for (const controller of this.cancellable.values()) controller.abort(shuttingDown);
+      await finished;
+    }
+    await jobs;
     this.stores.close();
   }
 
-  private track(task: Promise<void>): void {
-    const tracked = task.finally(() => this.running.delete(tracked));
+  /** Runs a transfer in the background, cancellable by its request id through `signal`. */
+  private track(requestId: string, run: (signal: AbortSignal) => Promise<void>): void {
+    const controller = new AbortController();
+    this.cancellable.set(requestId, controller);
+    const tracked = run(controller.signal).finally(() => {
+      this.running.delete(tracked);
+      if (this.cancellable.get(requestId) === controller) this.cancellable.delete(requestId);
+    });
     this.running.add(tracked);
+  }
+
+  /** Cancels the transfer or copy job with this id if this worker runs it. */
+  cancel(requestId: string, requester: string | undefined): boolean {
+    const reason = new AbusError('TRANSFER_ABORTED', `cancelled${requester ? ` by ${requester}` : ''}`);
+    const controller = this.cancellable.get(requestId);
+    if (controller) {
+      controller.abort(reason);
+      return true;
+    }
+    return this.copyJobs.cancel(requestId, reason);
+  }
+
+  /** Listens on the cancel subject: every worker hears it, the one running the transfer answers. */
+  private serveCancel(): Subscription {
+    const subscription = this.nc.subscribe(subjects.transfer.cancel);
+    void (async () => {
+      for await (const msg of subscription) {
+        let reply: unknown;
+        try {
+          const request = parseMessage(endpoints.transfer.cancel.request, msg.data);
+          if (!this.cancel(request.requestId, request.requester)) continue;
+          this.logger.info({ requestId: request.requestId }, 'transfer cancelled');
+          reply = { ok: true, result: { requestId: request.requestId, cancelled: true, workerId: this.options.workerId } };
+        } catch (error) {
+          reply = { ok: false, error: toAbusError(error).toPayload() };
+        }
+        if (msg.reply) msg.respond(encodeJson(reply));
+      }
+    })();
+    return subscription;
   }
 
   /** Takes a transfer slot, or answers WORKER_BUSY; the returned function gives it back (once). */
@@ -166,7 +226,7 @@ export class TransferWorker {
     }
   }
 
-  private emit(type: 'requested' | 'started' | 'completed' | 'failed' | 'deleted', operation: TransferOperation, fields: ArtifactEventFields): Promise<void> {
+  private emit(type: ArtifactEventType, operation: TransferOperation, fields: ArtifactEventFields): Promise<void> {
     return this.events.artifact(type, operation, { workerId: this.options.workerId, ...fields }).then(
       () => undefined,
       () => undefined, // logged by the publisher; a lost event must not fail a committed transfer
@@ -195,16 +255,18 @@ export class TransferWorker {
     const { store, backend } = await this.prepare('upload', fields, request.store);
     const uri = backend.uri(request.key);
     const dataSubject = createInbox();
-    const receiver = new ChunkReceiver(this.nc, {
-      data: this.nc.subscribe(dataSubject),
-      controlSubject: request.creditSubject,
-      windowChunks: this.options.windowChunks,
-      idleTimeoutMs: this.options.idleTimeoutMs,
-      maxSizeBytes: request.sizeBytes,
-    });
+    const data = this.nc.subscribe(dataSubject);
     const context = { ...fields, store: store.name, uri };
-    this.track(
+    this.track(requestId, (signal) =>
       (async () => {
+        const receiver = new ChunkReceiver(this.nc, {
+          data,
+          controlSubject: request.creditSubject,
+          windowChunks: this.options.windowChunks,
+          idleTimeoutMs: this.options.idleTimeoutMs,
+          maxSizeBytes: request.sizeBytes,
+          signal,
+        });
         await this.emit('started', 'upload', context);
         try {
           const stored = await backend.put(request.key, receiver, { sizeBytes: request.sizeBytes, contentType: request.contentType, metadata: request.metadata });
@@ -212,9 +274,9 @@ export class TransferWorker {
           receiver.complete(TransferResult.parse({ requestId, store: store.name, key: request.key, uri, ...stored }));
           this.logger.info({ requestId, store: store.name, key: request.key, sizeBytes: stored.sizeBytes }, 'upload completed');
         } catch (error) {
-          const failure = toAbusError(error);
+          const failure = toAbusError(signal.aborted ? signal.reason : error);
           receiver.fail(failure);
-          await this.emit('failed', 'upload', { ...context, sizeBytes: receiver.bytesReceived, error: failure.toPayload() });
+          await this.emit(cancelledOrFailed(signal), 'upload', { ...context, sizeBytes: receiver.bytesReceived, error: failure.toPayload() });
           this.logger.warn({ requestId, code: failure.code, err: failure.code === 'INTERNAL' ? error : undefined }, 'upload failed');
         }
       })().finally(release),
@@ -251,7 +313,7 @@ export class TransferWorker {
     const creditSubject = createInbox();
     const control = this.nc.subscribe(creditSubject);
     const wholeObject = read.offset === 0 && read.sizeBytes === read.object.sizeBytes;
-    this.track(
+    this.track(requestId, (signal) =>
       (async () => {
         await this.emit('started', 'download', { ...context, sizeBytes: read.sizeBytes });
         try {
@@ -264,12 +326,13 @@ export class TransferWorker {
               idleTimeoutMs: this.options.idleTimeoutMs,
               // Declaring the recorded digest makes the client detect an object that rotted in the store.
               declared: wholeObject && read.object.sha256 ? { sha256: read.object.sha256 } : undefined,
+              signal,
             }),
           );
           await this.emit('completed', 'download', { ...context, ...received });
         } catch (error) {
-          const failure = toAbusError(error);
-          await this.emit('failed', 'download', { ...context, error: failure.toPayload() });
+          const failure = toAbusError(signal.aborted ? signal.reason : error);
+          await this.emit(cancelledOrFailed(signal), 'download', { ...context, error: failure.toPayload() });
           this.logger.warn({ requestId, code: failure.code, err: failure.code === 'INTERNAL' ? error : undefined }, 'download failed');
         }
       })().finally(release),
@@ -291,4 +354,9 @@ export class TransferWorker {
       throw error;
     }
   }
+}
+
+/** A transfer stopped through its signal was cancelled (by a user, or by a draining worker); otherwise it failed. */
+function cancelledOrFailed(signal: AbortSignal): 'cancelled' | 'failed' {
+  return signal.aborted && signal.reason instanceof AbusError && signal.reason.code === 'TRANSFER_ABORTED' ? 'cancelled' : 'failed';
 }

@@ -205,6 +205,22 @@ export class ArtifactBusClient {
     return Object.assign(Readable.from(verified(), { objectMode: false }), { info: accepted });
   }
 
+  /**
+   * Cancels a running upload, download or copy job by its request (or job) id: its parts are
+   * aborted and a `cancelled` event is recorded. TRANSFER_NOT_FOUND when no worker runs it.
+   */
+  async cancel(requestId: string): Promise<{ requestId: string; workerId: string }> {
+    try {
+      return await callEndpoint(this.nc, endpoints.transfer.cancel, { requestId, requester: this.options.requester }, { timeoutMs: 3_000 });
+    } catch (error) {
+      // Only the worker running it answers: silence means no worker runs it.
+      if (error instanceof AbusError && error.code === 'SERVICE_UNAVAILABLE') {
+        throw new AbusError('TRANSFER_NOT_FOUND', `no running transfer or copy job has the id "${requestId}"`);
+      }
+      throw error;
+    }
+  }
+
   stat(store: StoreName, key: string) {
     return this.call(endpoints.transfer.stat, { store, key });
   }

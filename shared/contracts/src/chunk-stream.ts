@@ -48,15 +48,20 @@ function dataHeaders(kind: 'chunk' | 'end' | 'abort' | 'ping', seq?: number) {
   return h;
 }
 
-async function nextWithin<T>(iterator: AsyncIterator<T>, timeoutMs: number, onTimeout: () => Error): Promise<IteratorResult<T>> {
+async function nextWithin<T>(iterator: AsyncIterator<T>, timeoutMs: number, onTimeout: () => Error, signal?: AbortSignal): Promise<IteratorResult<T>> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), timeoutMs);
+    onAbort = () => reject(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
     return await Promise.race([iterator.next(), timeout]);
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -113,6 +118,9 @@ class ControlState {
   private lastHeardAt = Date.now();
   private lastCreditAt = Date.now();
   private wake: (() => void) | undefined;
+  private rejectFailed: ((error: AbusError) => void) | undefined;
+  /** Rejects as soon as the receiver reports an error: lets a sender stuck on a slow source give up at once. */
+  readonly failed: Promise<never>;
 
   constructor(
     private readonly subscription: Subscription,
@@ -120,6 +128,8 @@ class ControlState {
     private readonly idleTimeoutMs: number,
   ) {
     this.upTo = initialCredit;
+    this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
+    this.failed.catch(() => undefined);
     void this.read();
   }
 
@@ -131,6 +141,7 @@ class ControlState {
       } catch (error) {
         this.error ??= new AbusError('PROTOCOL_ERROR', `bad control message: ${(error as Error).message}`);
       }
+      if (this.error) this.rejectFailed?.(this.error);
       this.wake?.();
     }
   }
@@ -149,7 +160,7 @@ class ControlState {
   async until(ready: () => boolean, signal?: AbortSignal, waitingFor: 'credit' | 'result' = 'credit'): Promise<void> {
     for (;;) {
       if (this.error) throw this.error;
-      if (signal?.aborted) throw new AbusError('TRANSFER_ABORTED', 'the transfer was cancelled');
+      if (signal?.aborted) throw signal.reason instanceof AbusError ? signal.reason : new AbusError('TRANSFER_ABORTED', 'the transfer was cancelled');
       if (ready()) return;
       const silentMs = Date.now() - this.lastHeardAt;
       if (silentMs >= this.idleTimeoutMs) {
@@ -189,8 +200,13 @@ export async function sendChunks(nc: NatsConnection, source: AsyncIterable<Uint8
     }
   }, Math.max(50, options.idleTimeoutMs / 3));
   keepalive.unref();
+  const chunks = rechunk(source, options.chunkSizeBytes);
   try {
-    for await (const chunk of rechunk(source, options.chunkSizeBytes)) {
+    for (;;) {
+      // The receiver's error ends the wait for a slow source too.
+      const next = await Promise.race([chunks.next(), control.failed]);
+      if (next.done) break;
+      const chunk = next.value;
       await control.until(() => seq < control.upTo, options.signal);
       hash.update(chunk);
       sizeBytes += chunk.byteLength;
@@ -214,6 +230,8 @@ export async function sendChunks(nc: NatsConnection, source: AsyncIterable<Uint8
   } finally {
     clearInterval(keepalive);
     options.control.unsubscribe();
+    // Ends the source (a file stream is closed); not awaited, as a stalled source may never settle.
+    void chunks.return(undefined).catch(() => undefined);
   }
 }
 
@@ -223,8 +241,10 @@ export interface ReceiveOptions {
   controlSubject: string;
   windowChunks: number;
   idleTimeoutMs: number;
-  /** Fail as soon as more than this many bytes arrive (the declared size). */
+  /** The declared size: more bytes fail at once, fewer fail at the end (SIZE_MISMATCH). */
   maxSizeBytes?: number;
+  /** Aborting makes the iteration throw the signal's reason (a cancelled transfer). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -265,6 +285,7 @@ export class ChunkReceiver implements AsyncIterable<Buffer> {
           iterator,
           this.options.idleTimeoutMs,
           () => new AbusError('TRANSFER_TIMEOUT', `the sender sent nothing for ${this.options.idleTimeoutMs} ms`),
+          this.options.signal,
         );
         if (next.done) throw new AbusError('TRANSFER_ABORTED', 'the data channel closed before the end of the stream');
         const msg: Msg = next.value;
@@ -287,6 +308,9 @@ export class ChunkReceiver implements AsyncIterable<Buffer> {
           const end = parseMessage(EndOfStream, msg.data);
           if (end.sizeBytes !== this.receivedBytes) {
             throw new AbusError('SIZE_MISMATCH', `received ${this.receivedBytes} bytes but the sender declared ${end.sizeBytes}`);
+          }
+          if (this.options.maxSizeBytes !== undefined && this.receivedBytes !== this.options.maxSizeBytes) {
+            throw new AbusError('SIZE_MISMATCH', `received ${this.receivedBytes} bytes of the declared ${this.options.maxSizeBytes}`);
           }
           const sha256 = this.hash.digest('hex');
           if (end.sha256 !== sha256) {

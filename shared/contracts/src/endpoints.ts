@@ -30,6 +30,8 @@ import {
 import { endpoint } from './rpc.ts';
 import { subjects } from './subjects.ts';
 import {
+  CancelReply,
+  CancelRequest,
   DeleteReply,
   DeleteRequest,
   DownloadAccepted,
@@ -72,6 +74,7 @@ export const endpoints = {
     stat: endpoint(subjects.transfer.stat, StatRequest, StatReply),
     list: endpoint(subjects.transfer.list, ListRequest, ListReply),
     delete: endpoint(subjects.transfer.delete, DeleteRequest, DeleteReply),
+    cancel: endpoint(subjects.transfer.cancel, CancelRequest, CancelReply),
     deploy: endpoint(subjects.transfer.deploy, StoreDeployRequest, StoreDeployReply),
   },
   audit: {

@@ -29,6 +29,7 @@ export const ErrorCode = z.enum([
   'BACKEND_ERROR',
   'TRANSFER_TIMEOUT',
   'TRANSFER_ABORTED',
+  'TRANSFER_NOT_FOUND',
   'PROTOCOL_ERROR',
   'WORKER_BUSY',
   'SERVICE_UNAVAILABLE',
@@ -101,6 +102,7 @@ export const exitCodeFor: Record<ErrorCode, number> = {
   WORKER_BUSY: 8,
   TRANSFER_TIMEOUT: 9,
   TRANSFER_ABORTED: 9,
+  TRANSFER_NOT_FOUND: 4,
   PROTOCOL_ERROR: 10,
   INTERNAL: 1,
 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorPayload } from './errors.ts';
 
-export const ArtifactEventType = z.enum(['requested', 'started', 'completed', 'failed', 'deleted']);
+export const ArtifactEventType = z.enum(['requested', 'started', 'completed', 'failed', 'cancelled', 'deleted']);
 export type ArtifactEventType = z.infer<typeof ArtifactEventType>;
 
 export const TransferOperation = z.enum(['upload', 'download', 'delete', 'copy']);

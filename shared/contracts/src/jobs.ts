@@ -49,7 +49,7 @@ export const JOB_LIST_LIMIT = 1000;
 
 export const JobState = z.object({
   jobId: z.string(),
-  state: z.enum(['running', 'completed', 'failed']),
+  state: z.enum(['running', 'completed', 'failed', 'cancelled']),
   source: z.object({ store: z.string().nullable(), key: z.string() }),
   destination: z.object({ store: z.string().nullable(), key: z.string() }),
   objectsTotal: z.int().min(0),

@@ -31,6 +31,8 @@ export const subjects = {
     stat: 'abus.transfer.stat',
     list: 'abus.transfer.list',
     delete: 'abus.transfer.delete',
+    /** Heard by every worker (no queue group); the one running the transfer or copy job answers. */
+    cancel: 'abus.transfer.cancel',
     /** Provisions a store's bucket, container or folder. */
     deploy: 'abus.transfer.deploy',
   },

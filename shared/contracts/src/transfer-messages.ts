@@ -129,3 +129,6 @@ export const DeleteReply = z.object({
   /** false when there was nothing to delete (deleting is idempotent). */
   deleted: z.boolean(),
 });
+
+export const CancelRequest = z.object({ requestId: RequestId, requester: Requester.optional() });
+export const CancelReply = z.object({ requestId: RequestId, cancelled: z.literal(true), workerId: z.string() });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -31,15 +32,25 @@ export function artifactCommands(withClient: WithClient): Command {
     .option('--content-type <type>', 'content type recorded with the object')
     .option('--metadata <key=value>', 'user metadata (repeatable)', metadataOption)
     .option('--sha256 <hex>', 'expected sha256: the upload commits only if the bytes match')
+    .option('--request-id <id>', 'the request id (default: a new uuid, printed first): `abus artifact cancel ID` stops the upload')
     .option('-q, --quiet', 'no progress bar')
-    .action(async (file: string, target: string, options: { contentType?: string; metadata?: Record<string, string>; sha256?: string; quiet?: boolean }) => {
+    .action(async (file: string, target: string, options: { contentType?: string; metadata?: Record<string, string>; sha256?: string; requestId?: string; quiet?: boolean }) => {
       const { store, key } = parseStoreKey(target);
+      const requestId = options.requestId ?? randomUUID();
+      if (!options.quiet) process.stderr.write(`request id: ${requestId}\n`);
       const sizeBytes = file === '-' ? undefined : (await stat(file)).size;
       const source = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
       const progress = progressBar(`upload ${key}`, sizeBytes, !options.quiet);
       try {
         const result = await withClient((client) =>
-          client.upload(store, key, source, { sizeBytes, contentType: options.contentType, metadata: options.metadata, sha256: options.sha256, onProgress: (n) => progress.update(n) }),
+          client.upload(store, key, source, {
+            requestId,
+            sizeBytes,
+            contentType: options.contentType,
+            metadata: options.metadata,
+            sha256: options.sha256,
+            onProgress: (n) => progress.update(n),
+          }),
         );
         progress.stop();
         process.stderr.write(`uploaded ${result.uri} (${humanBytes(result.sizeBytes)}, sha256 ${result.sha256})\n`);
@@ -151,6 +162,15 @@ export function artifactCommands(withClient: WithClient): Command {
       }
       const firstError = state.error ?? state.failed[0]?.error;
       if (state.state !== 'completed') process.exitCode = firstError ? exitCodeFor[firstError.code] : 1;
+    });
+
+  artifact
+    .command('cancel')
+    .description('cancel a running upload, download or copy job by its request or job id')
+    .argument('<request-id>')
+    .action(async (requestId: string) => {
+      const reply = await withClient((client) => client.cancel(requestId));
+      process.stderr.write(`cancelled ${requestId} on ${reply.workerId}\n`);
     });
 
   artifact
