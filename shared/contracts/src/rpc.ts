@@ -32,11 +32,17 @@ function shortSegment(segment: PropertyKey): string {
   return text.length > 64 ? `${text.slice(0, 64)}...` : text;
 }
 
+/** A record key that fails its own schema is reported as "Invalid key in record": its schema's message says why. */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_key' && issue.issues[0]) return `invalid key: ${issue.issues[0].message}`;
+  return issue.message;
+}
+
 /** Describes a schema failure by field, without echoing values (they may be secrets). */
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 10)
-    .map((issue) => `${issue.path.length ? issue.path.map(shortSegment).join('.') : '(message)'}: ${issue.message}`)
+    .map((issue) => `${issue.path.length ? issue.path.map(shortSegment).join('.') : '(message)'}: ${issueMessage(issue)}`)
     .join('; ');
 }
 
