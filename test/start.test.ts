@@ -33,7 +33,7 @@ describe('npm start', () => {
     data = await tempDir('start');
     const env = { NATS_URL: nats.url, ABUS_DATA_DIR: data.path, DATABASE_URL: '', ABUS_SECRET_KEY: '', LOG_LEVEL: 'warn' };
     const stack = startProcess(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/start.ts')], { env, logName: 'npm start' });
-    await waitForOutput(stack, 'Artifact Bus is up', 120_000);
+    await waitForOutput(stack, 'Artifact Bus is up', 240_000);
 
     // Embedded PostgreSQL (PGlite) for registry and audit, and a key generated for secrets.
     expect(existsSync(path.join(data.path, 'db', 'registry'))).toBe(true);
@@ -58,7 +58,8 @@ describe('npm start', () => {
     const [code] = await exited;
     expect(code).toBe(0);
     expect((stack as ChildProcess & { output: () => string }).output()).toContain('[abus] stopped');
-  });
+    // The embedded databases (WebAssembly PostgreSQL) take long to start on a loaded 2-core machine.
+  }, 300_000);
 });
 
 describe('service configuration', () => {
