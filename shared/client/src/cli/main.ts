@@ -28,6 +28,14 @@ program.addCommand(stackCommands(withClient));
 program.addCommand(auditCommands(withClient));
 program.addCommand(eventCommands(withClient));
 
+// Commands added with addCommand do not inherit exitOverride: without it a usage error (an unknown
+// flag, a flavor not among the choices) exits 1 from inside commander instead of 2.
+const overrideExits = (command: Command): void => {
+  command.exitOverride();
+  command.commands.forEach(overrideExits);
+};
+overrideExits(program);
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
