@@ -201,9 +201,19 @@ describe('audit while its database refuses writes', () => {
         (info) => info.num_redelivered > 0,
         30_000,
       );
+      // The lag is visible while the database refuses writes.
+      const behind = await client.audit.lag();
+      expect(behind.recordedThroughSequence).toBeLessThan(behind.streamLastSequence);
     } finally {
       await sql`ALTER TABLE audit.events_away RENAME TO events`.execute(stack.auditDb);
     }
+
+    const caughtUp = await eventually(
+      () => client.audit.lag(),
+      (lag) => lag.pendingEvents === 0 && lag.unackedEvents === 0 && lag.recordedThroughSequence === lag.streamLastSequence,
+      30_000,
+    );
+    expect(caughtUp).toMatchObject({ pendingEvents: 0, unackedEvents: 0, recordedThroughSequence: caughtUp.streamLastSequence });
 
     // Redeliveries come in any order; the records come back in stream order.
     const records = await eventually(

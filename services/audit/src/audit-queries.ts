@@ -1,4 +1,5 @@
-import { endpoints, queueGroups, RegistryAuditRecord, serveEndpoint, type AuditRecord, type Logger, type NatsConnection, type Subscription } from '@artifact-bus/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { AUDIT_CONSUMER, endpoints, EVENTS_STREAM, queueGroups, RegistryAuditRecord, serveEndpoint, type AuditRecord, type Logger, type NatsConnection, type Subscription } from '@artifact-bus/contracts';
 import type { Selectable } from 'kysely';
 import type { AuditDatabase, AuditDb } from './db.ts';
 
@@ -64,9 +65,13 @@ export function serveAuditQueries(nc: NatsConnection, db: AuditDb, logger: Logge
         if (query.type) select = select.where('type', '=', query.type);
         if (query.requestId) select = select.where('request_id', '=', query.requestId);
         if (query.jobId) select = select.where('job_id', '=', query.jobId);
-        if (query.since) select = select.where('time', '>=', new Date(query.since));
-        const rows = await select.orderBy('stream_sequence').limit(query.limit).execute();
-        return { records: rows.map(toRecord) };
+        // From `since` forward; without it, the newest `limit` records. Either way oldest first.
+        if (query.since) {
+          const rows = await select.where('time', '>=', new Date(query.since)).orderBy('stream_sequence').limit(query.limit).execute();
+          return { records: rows.map(toRecord) };
+        }
+        const rows = await select.orderBy('stream_sequence', 'desc').limit(query.limit).execute();
+        return { records: rows.reverse().map(toRecord) };
       },
       { queue: queueGroups.audit, logger },
     ),
@@ -85,6 +90,21 @@ export function serveAuditQueries(nc: NatsConnection, db: AuditDb, logger: Logge
         if (query.since) select = select.where('time', '>=', new Date(query.since));
         const rows = await select.orderBy('stream_sequence').limit(query.limit).execute();
         return { records: rows.map(toRegistryRecord) };
+      },
+      { queue: queueGroups.audit, logger },
+    ),
+    serveEndpoint(
+      nc,
+      endpoints.audit.lag,
+      async () => {
+        const jsm = await jetstreamManager(nc);
+        const [consumer, stream] = await Promise.all([jsm.consumers.info(EVENTS_STREAM, AUDIT_CONSUMER), jsm.streams.info(EVENTS_STREAM)]);
+        return {
+          pendingEvents: consumer.num_pending,
+          unackedEvents: consumer.num_ack_pending,
+          streamLastSequence: stream.state.last_seq,
+          recordedThroughSequence: consumer.ack_floor.stream_seq,
+        };
       },
       { queue: queueGroups.audit, logger },
     ),

@@ -284,6 +284,8 @@ export class ArtifactBusClient {
 
   readonly audit = {
     query: async (query: AuditQueryRequest = {}) => (await this.call(endpoints.audit.query, query)).records,
+    /** How far the audit trail is behind the events stream. */
+    lag: () => this.call(endpoints.audit.lag, {}),
     /** Recorded registry changes: stores, secrets and stacks. */
     queryRegistry: async (query: RegistryAuditQueryRequest = {}) => (await this.call(endpoints.audit.registryQuery, query)).records,
   };

@@ -42,3 +42,16 @@ export const RegistryAuditRecord = RegistryEvent.extend({
 export type RegistryAuditRecord = z.infer<typeof RegistryAuditRecord>;
 
 export const RegistryAuditQueryReply = z.object({ records: z.array(RegistryAuditRecord) });
+
+/** How far the audit trail is behind the events stream. */
+export const AuditLagReply = z.object({
+  /** Events in the stream that the audit service has not been given yet. */
+  pendingEvents: z.int().min(0),
+  /** Events given to it and not yet recorded (written and acked). */
+  unackedEvents: z.int().min(0),
+  /** Sequence of the newest event in the stream. */
+  streamLastSequence: z.int().min(0),
+  /** Every event up to this sequence is recorded. */
+  recordedThroughSequence: z.int().min(0),
+});
+export type AuditLagReply = z.infer<typeof AuditLagReply>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AuditQueryReply, AuditQueryRequest, RegistryAuditQueryReply, RegistryAuditQueryRequest } from './audit-messages.ts';
+import { AuditLagReply, AuditQueryReply, AuditQueryRequest, RegistryAuditQueryReply, RegistryAuditQueryRequest } from './audit-messages.ts';
 import { StoreDeployReply, StoreDeployRequest } from './deploy-messages.ts';
 import {
   ArtifactStore,
@@ -79,6 +79,7 @@ export const endpoints = {
   },
   audit: {
     query: endpoint(subjects.audit.query, AuditQueryRequest, AuditQueryReply),
+    lag: endpoint(subjects.audit.lag, z.object({}), AuditLagReply),
     registryQuery: endpoint(subjects.audit.registryQuery, RegistryAuditQueryRequest, RegistryAuditQueryReply),
   },
 } as const;

@@ -38,6 +38,8 @@ export const subjects = {
   },
   audit: {
     query: 'abus.audit.query',
+    /** How far the audit trail is behind the events stream. */
+    lag: 'abus.audit.lag',
     registryQuery: 'abus.audit.registry.query',
   },
   events: {

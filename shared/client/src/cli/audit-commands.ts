@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { AbusError, ArtifactEventType, RegistryEventType, RegistryResourceKind } from '@artifact-bus/contracts';
 import type { ArtifactBusClient } from '../client.ts';
-import { humanBytes, outputOption, printRecords, type OutputFormat } from './output.ts';
+import { humanBytes, outputOption, printRecord, printRecords, type OutputFormat } from './output.ts';
 
 type WithClient = <T>(run: (client: ArtifactBusClient) => Promise<T>) => Promise<T>;
 
@@ -77,6 +77,11 @@ export function auditCommands(withClient: WithClient): Command {
         ['ERROR', (r) => (r.error ? `${r.error.code}: ${r.error.message}` : '')],
       ]);
     });
+  audit
+    .command('lag')
+    .description('how far the audit trail is behind the events stream')
+    .addOption(outputOption())
+    .action(async (options: { output: OutputFormat }) => printRecord(options.output, await withClient((c) => c.audit.lag())));
   return audit;
 }
 
