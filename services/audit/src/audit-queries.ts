@@ -87,9 +87,13 @@ export function serveAuditQueries(nc: NatsConnection, db: AuditDb, logger: Logge
         }
         if (query.type) select = select.where('type', '=', query.type);
         if (query.requester) select = select.where('requester', '=', query.requester);
-        if (query.since) select = select.where('time', '>=', new Date(query.since));
-        const rows = await select.orderBy('stream_sequence').limit(query.limit).execute();
-        return { records: rows.map(toRegistryRecord) };
+        // As for artifact events: from `since` forward; without it, the newest `limit` records. Either way oldest first.
+        if (query.since) {
+          const rows = await select.where('time', '>=', new Date(query.since)).orderBy('stream_sequence').limit(query.limit).execute();
+          return { records: rows.map(toRegistryRecord) };
+        }
+        const rows = await select.orderBy('stream_sequence', 'desc').limit(query.limit).execute();
+        return { records: rows.reverse().map(toRegistryRecord) };
       },
       { queue: queueGroups.audit, logger },
     ),
