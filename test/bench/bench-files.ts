@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash, randomFill } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -33,6 +34,25 @@ export async function sha256OfFile(file: string): Promise<string> {
  * Writes dirty pages back before a measurement, so that one measurement does not pay for the
  * writeback of the files the one before it left in the page cache.
  */
-export function flushDirtyPages(): void {
-  spawnSync('sync', { stdio: 'ignore' });
+export async function flushDirtyPages(): Promise<void> {
+  await once(spawn('sync', { stdio: 'ignore' }), 'exit');
+}
+
+/** Polls for this process, then removes the folder: a CommonJS script for `node -e`, given the pid and the folder. */
+const REMOVE_WHEN_GONE = `
+const [pid, folder] = process.argv.slice(1);
+const timer = setInterval(() => {
+  try { process.kill(Number(pid), 0); } catch {
+    clearInterval(timer);
+    require('node:fs').rmSync(folder, { recursive: true, force: true });
+  }
+}, 500);`;
+
+/**
+ * Removes `folder` once this process is gone, however it ends. tsx's CLI kills its child with
+ * SIGKILL when the child does not acknowledge a Ctrl-C within 30 ms, which a loaded machine
+ * misses: then no handler of ours runs, and this detached watcher is what removes the files.
+ */
+export function removeWhenGone(folder: string): void {
+  spawn(process.execPath, ['-e', REMOVE_WHEN_GONE, String(process.pid), folder], { detached: true, stdio: 'ignore' }).unref();
 }

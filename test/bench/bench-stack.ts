@@ -34,6 +34,8 @@ export interface BenchStackOptions {
   tuning: WorkerTuning;
   /** A folder for a V8 CPU profile of the transfer worker, written when it stops. */
   workerProfileDir?: string;
+  /** TMPDIR of the services: where tsx keeps its cache of compiled files, so that they start as usual. */
+  servicesTmpDir: string;
 }
 
 export interface BenchStack {
@@ -92,7 +94,10 @@ async function untilAnswering(services: Map<ServiceName, ChildProcess>, probes: 
  * `onStarted` is called with a stop function for each part as soon as it runs: the caller stops
  * them in reverse order, so that a failure half way (or Ctrl-C) still stops what was started.
  */
-export async function startBenchStack({ tuning, workerProfileDir }: BenchStackOptions, onStarted: (stop: () => Promise<void>) => void): Promise<BenchStack> {
+export async function startBenchStack(
+  { tuning, workerProfileDir, servicesTmpDir }: BenchStackOptions,
+  onStarted: (stop: () => Promise<void>) => void,
+): Promise<BenchStack> {
   const nats = await startNatsServer();
   onStarted(() => nats.stop());
   const s3 = await startS3Server();
@@ -115,6 +120,7 @@ export async function startBenchStack({ tuning, workerProfileDir }: BenchStackOp
     ABUS_DATA_DIR: data.path,
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    TMPDIR: servicesTmpDir,
   };
   const services = new Map<ServiceName, ChildProcess>();
   for (const name of ['registry', 'audit'] as const) services.set(name, startService(name, env));

@@ -16,14 +16,14 @@
  * the same part size and parallelism, and the client's download window is ABUS_WINDOW_CHUNKS.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { chunkSizeFor, intVar, loadConfig } from '@artifact-bus/contracts';
 import { tempDir } from '../harness/index.ts';
-import { flushDirtyPages, sha256OfFile, writeRandomFile } from './bench-files.ts';
+import { flushDirtyPages, removeWhenGone, sha256OfFile, writeRandomFile } from './bench-files.ts';
 import { BENCH_BUCKET, BENCH_S3_STORE, startBenchStack, type WorkerTuning } from './bench-stack.ts';
 import { CpuMeter, procStatusBytes, RssSampler } from './process-usage.ts';
 import { formatTable, megabytesPerSecond, summariseRow, summariseRss, totalCpuSeconds, type RowMeasurements } from './report.ts';
@@ -103,6 +103,11 @@ async function main(): Promise<void> {
 
   const work = await tempDir('bench');
   stops.push(() => work.remove());
+  removeWhenGone(work.path);
+  // The harness's temp folders (NATS store, s3rver data, the services' data folder) go inside the
+  // work folder from here on, so that removing it removes them all.
+  const systemTmpDir = tmpdir();
+  process.env.TMPDIR = work.path;
   const sourceFile = path.join(work.path, 'source.bin');
   const downloadFile = path.join(work.path, 'download.bin');
   const directStore = path.join(work.path, 'direct-store');
@@ -112,7 +117,7 @@ async function main(): Promise<void> {
 
   log('starting nats-server, s3rver and the registry, audit and transfer services');
   const workerProfileDir = options['profile-worker'] ? path.resolve(options['profile-worker']) : undefined;
-  const stack = await startBenchStack({ tuning, workerProfileDir }, (stop) => stops.push(stop));
+  const stack = await startBenchStack({ tuning, workerProfileDir, servicesTmpDir: systemTmpDir }, (stop) => stops.push(stop));
   const workerAtRestBytes = procStatusBytes(stack.workerPid, 'VmRSS') ?? NaN;
   const { client } = stack;
   const s3 = stack.s3.client();
@@ -145,7 +150,7 @@ async function main(): Promise<void> {
       ['direct', directSide],
     ] as const;
     for (const [which, side] of run % 2 === 1 ? sides : [...sides].reverse()) {
-      flushDirtyPages();
+      await flushDirtyPages();
       const rss = which === 'stack' ? new RssSampler(stack.workerPid) : undefined;
       const cpu = new CpuMeter();
       const startedAt = performance.now();
