@@ -2,7 +2,8 @@ import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity'
 import { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ArtifactBusClient } from '@artifact-bus/client';
-import { AzureBackend, azureServiceClient, hashingBody } from '@artifact-bus/storage';
+import { hashingBody } from '@artifact-bus/storage';
+import { AzureBackend, azureServiceClient } from '@artifact-bus/storage/azure';
 import { AZURITE_ACCOUNT, collect, createTestContainer, randomArtifact, startTestStack, streamOf, type TestStack } from './harness/index.ts';
 
 /**

@@ -31,6 +31,8 @@ describe('cancelling a transfer', () => {
     const upload = client.upload('default', 'cancel/upload.bin', pausedSource(artifact.bytes, 6 * MiB, new Promise((r) => (release = r))), {
       requestId: 'cancel-upload-1',
     });
+    // It rejects as soon as the worker reports the cancellation, before the expectation below awaits it.
+    upload.catch(() => undefined);
     await eventually(
       () => client.audit.query({ requestId: 'cancel-upload-1', type: 'started' }),
       (records) => records.length > 0,
@@ -120,6 +122,7 @@ describe('draining a worker', () => {
     const worker = stack.workers.at(-1)!;
     const artifact = randomArtifact(8 * MiB);
     const upload = client.upload('default', 'drain/too-slow.bin', pausedSource(artifact.bytes, MiB, new Promise(() => {})), { requestId: 'drain-2' });
+    upload.catch(() => undefined);
     await eventually(
       () => client.audit.query({ requestId: 'drain-2', type: 'started' }),
       (records) => records.length > 0,

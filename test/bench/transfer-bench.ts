@@ -21,7 +21,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { chunkSizeFor, intVar, loadConfig } from '@artifact-bus/contracts';
+import { chunkSizeFor, loadConfig } from '@artifact-bus/contracts';
+import { TransferEnv } from '@artifact-bus/transfer';
 import { tempDir } from '../harness/index.ts';
 import { flushDirtyPages, removeWhenGone, sha256OfFile, writeRandomFile } from './bench-files.ts';
 import { BENCH_BUCKET, BENCH_S3_STORE, startBenchStack, type WorkerTuning } from './bench-stack.ts';
@@ -40,13 +41,8 @@ const BenchOptions = z.object({
 });
 type BenchOptions = z.infer<typeof BenchOptions>;
 
-/** The worker's variables with its defaults (services/transfer/src/main.ts), read once here and passed to the worker explicitly. */
-const TuningEnv = z.object({
-  ABUS_PART_SIZE_BYTES: intVar(5 * MiB, 5 * 1024 * MiB, 8 * MiB),
-  ABUS_PARTS_IN_FLIGHT: intVar(1, 64, 4),
-  ABUS_CHUNK_SIZE_BYTES: intVar(16 * 1024, 64 * MiB, MiB),
-  ABUS_WINDOW_CHUNKS: intVar(1, 256, 8),
-});
+/** The worker's own variables and defaults, read once here and passed to the worker explicitly. */
+const TuningEnv = TransferEnv.pick({ ABUS_PART_SIZE_BYTES: true, ABUS_PARTS_IN_FLIGHT: true, ABUS_CHUNK_SIZE_BYTES: true, ABUS_WINDOW_CHUNKS: true });
 
 function readOptions(): BenchOptions {
   const { values } = parseArgs({

@@ -16,7 +16,8 @@ const MAX_BACKENDS = 64;
  * configuration and credentials, so connections are pooled across transfers.
  */
 export class StoreResolver {
-  private readonly backends = new Map<string, StorageBackend>();
+  /** Promises, so that concurrent first uses of a store share one backend. */
+  private readonly backends = new Map<string, Promise<StorageBackend>>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -29,6 +30,7 @@ export class StoreResolver {
     let backend = this.backends.get(fingerprint);
     if (!backend) {
       backend = createBackend(resolved, this.tuning);
+      backend.catch(() => this.backends.delete(fingerprint));
       this.backends.set(fingerprint, backend);
       if (this.backends.size > MAX_BACKENDS) {
         const [oldest] = this.backends.keys();
@@ -39,11 +41,11 @@ export class StoreResolver {
       this.backends.delete(fingerprint);
       this.backends.set(fingerprint, backend);
     }
-    return { store: resolved.store, backend };
+    return { store: resolved.store, backend: await backend };
   }
 
   close(): void {
-    for (const backend of this.backends.values()) backend.close();
+    for (const backend of this.backends.values()) void backend.then((b) => b.close(), () => undefined);
     this.backends.clear();
   }
 }

@@ -94,7 +94,7 @@ export class ArtifactBusClient {
     return new ArtifactBusClient(nc, {
       requester: options.requester ?? process.env.ABUS_REQUESTER ?? `${userInfo().username}@${hostname()}`,
       idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
-      downloadWindowChunks: options.downloadWindowChunks ?? 8,
+      downloadWindowChunks: options.downloadWindowChunks ?? 32,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     });
   }

@@ -170,14 +170,16 @@ class ControlState {
       if (waitingFor === 'credit' && Date.now() - this.lastCreditAt >= this.idleTimeoutMs * STALLED_IDLE_TIMEOUTS) {
         throw new AbusError('TRANSFER_TIMEOUT', `the peer took no data for ${this.idleTimeoutMs * STALLED_IDLE_TIMEOUTS} ms`);
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.idleTimeoutMs - silentMs);
-        this.wake = () => {
+      const wake = await new Promise<() => void>((resolve) => {
+        const timer = setTimeout(() => resolve(wake), this.idleTimeoutMs - silentMs);
+        const wake = () => {
           clearTimeout(timer);
-          resolve();
+          resolve(wake);
         };
-        signal?.addEventListener('abort', this.wake, { once: true });
+        this.wake = wake;
+        signal?.addEventListener('abort', wake, { once: true });
       });
+      signal?.removeEventListener('abort', wake);
       this.wake = undefined;
     }
   }
@@ -189,7 +191,8 @@ class ControlState {
  */
 export async function sendChunks(nc: NatsConnection, source: AsyncIterable<Uint8Array>, options: SendOptions): Promise<unknown> {
   const control = new ControlState(options.control, options.windowChunks, options.idleTimeoutMs);
-  const hash = createHash('sha256');
+  // A digest declared in advance is checked by the receiver: no need to compute it here too.
+  const hash = options.declared?.sha256 ? undefined : createHash('sha256');
   let seq = 0;
   let sizeBytes = 0;
   let lastPublishAt = Date.now();
@@ -208,14 +211,14 @@ export async function sendChunks(nc: NatsConnection, source: AsyncIterable<Uint8
       if (next.done) break;
       const chunk = next.value;
       await control.until(() => seq < control.upTo, options.signal);
-      hash.update(chunk);
+      hash?.update(chunk);
       sizeBytes += chunk.byteLength;
       nc.publish(options.dataSubject, chunk, { headers: dataHeaders('chunk', seq) });
       lastPublishAt = Date.now();
       seq++;
       options.onProgress?.(sizeBytes);
     }
-    const end: EndOfStream = { sizeBytes, sha256: options.declared?.sha256 ?? hash.digest('hex') };
+    const end: EndOfStream = { sizeBytes, sha256: options.declared?.sha256 ?? hash?.digest('hex') ?? '' };
     nc.publish(options.dataSubject, encodeJson(end), { headers: dataHeaders('end') });
     lastPublishAt = Date.now();
     await control.until(() => control.done !== undefined, options.signal, 'result');

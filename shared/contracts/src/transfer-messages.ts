@@ -62,7 +62,7 @@ export const DownloadRequest = z.object({
   requester: Requester.optional(),
   /** Where the worker sends chunks (the client's inbox). */
   dataSubject: Inbox,
-  windowChunks: z.int().min(1).max(64).optional(),
+  windowChunks: z.int().min(1).max(256).optional(),
 });
 export type DownloadRequest = z.infer<typeof DownloadRequest>;
 

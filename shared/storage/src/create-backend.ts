@@ -1,22 +1,27 @@
 import { AbusError, AzureClientKwargs, parseStorePath, S3AdditionalKwargs, S3ClientKwargs, S3ConfigKwargs, type ResolvedStore } from '@artifact-bus/contracts';
 import type { StorageBackend } from './backend.ts';
-import { AzureBackend } from './azure-backend.ts';
-import { LocalBackend } from './local-backend.ts';
-import { S3Backend, type S3Credentials } from './s3-backend.ts';
+import type { S3Credentials } from './s3-backend.ts';
 
 export interface BackendTuning {
   partSizeBytes: number;
   partsInFlight: number;
 }
 
-/** The one place that picks a backend by flavor. */
-export function createBackend(resolved: ResolvedStore, tuning: BackendTuning): StorageBackend {
+/**
+ * The one place that picks a backend by flavor. Each backend (and its cloud SDK, tens of MiB
+ * resident) is loaded the first time a store of its flavor is used, so a worker carries only
+ * the SDKs its stores need.
+ */
+export async function createBackend(resolved: ResolvedStore, tuning: BackendTuning): Promise<StorageBackend> {
   const { store, credentials } = resolved;
   const location = parseStorePath(store.flavor, store.path);
   switch (location.flavor) {
-    case 'local':
+    case 'local': {
+      const { LocalBackend } = await import('./local-backend.ts');
       return new LocalBackend(location);
-    case 's3':
+    }
+    case 's3': {
+      const { S3Backend } = await import('./s3-backend.ts');
       return new S3Backend({
         location,
         clientKwargs: S3ClientKwargs.parse(store.clientKwargs ?? {}),
@@ -25,13 +30,16 @@ export function createBackend(resolved: ResolvedStore, tuning: BackendTuning): S
         credentials: credentials ? s3Credentials(store.name, credentials) : undefined,
         ...tuning,
       });
-    case 'azure':
+    }
+    case 'azure': {
+      const { AzureBackend } = await import('./azure-backend.ts');
       return new AzureBackend({
         location,
         clientKwargs: AzureClientKwargs.parse(store.clientKwargs ?? {}),
         credentials: credentials ?? undefined,
         ...tuning,
       });
+    }
   }
 }
 

@@ -24,7 +24,13 @@ export async function uploadInParts(body: AsyncIterable<Uint8Array>, options: Pa
   // Part failures are collected here rather than left as unobserved rejections.
   let failure: unknown;
   let partNumber = 1;
-  let buffer = Buffer.allocUnsafe(options.partSizeFor(1));
+  // Buffers of finished parts are reused (at most partsInFlight + 1 exist): no garbage per part.
+  const spare: Buffer[] = [];
+  const takeBuffer = (size: number) => {
+    const reused = spare.pop();
+    return reused && reused.length === size ? reused : Buffer.allocUnsafe(size);
+  };
+  let buffer = takeBuffer(options.partSizeFor(1));
   let filled = 0;
 
   const startPart = async (data: Buffer): Promise<void> => {
@@ -32,6 +38,7 @@ export async function uploadInParts(body: AsyncIterable<Uint8Array>, options: Pa
     if (partNumber === 1) await options.begin();
     const tracked: Promise<void> = options
       .uploadPart(data, partNumber++)
+      .then(() => void spare.push(data))
       .catch((error: unknown) => void (failure ??= error))
       .finally(() => inFlight.delete(tracked));
     inFlight.add(tracked);
@@ -49,7 +56,7 @@ export async function uploadInParts(body: AsyncIterable<Uint8Array>, options: Pa
         offset += take;
         if (filled === buffer.length) {
           await startPart(buffer);
-          buffer = Buffer.allocUnsafe(options.partSizeFor(partNumber));
+          buffer = takeBuffer(options.partSizeFor(partNumber));
           filled = 0;
         }
       }
