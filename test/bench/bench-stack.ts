@@ -4,6 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArtifactBusClient } from '@artifact-bus/client';
 import {
+  AZURITE_ACCOUNT,
+  azureStoreDefinition,
+  startAzurite,
+  type TestAzurite,
   createTestDatabase,
   S3RVER_CREDENTIALS,
   s3StoreDefinition,
@@ -22,6 +26,8 @@ const READY_TIMEOUT_MS = 60_000;
 
 export const BENCH_BUCKET = 'abus-bench';
 export const BENCH_S3_STORE = 'bench-s3';
+export const BENCH_CONTAINER = 'abus-bench';
+export const BENCH_AZURE_STORE = 'bench-azure';
 
 export interface WorkerTuning {
   partSizeBytes: number;
@@ -40,6 +46,7 @@ export interface BenchStackOptions {
 
 export interface BenchStack {
   s3: TestS3Server;
+  azurite: TestAzurite;
   /** The registry's data folder; the `default` local store is `<dataDir>/artifacts`. */
   dataDir: string;
   /** Pid of the transfer worker's node process. */
@@ -103,6 +110,9 @@ export async function startBenchStack(
   const s3 = await startS3Server();
   onStarted(() => s3.stop());
   await s3.createBucket(BENCH_BUCKET);
+  const azurite = await startAzurite();
+  onStarted(() => azurite.stop());
+  await azurite.createContainer(BENCH_CONTAINER);
   const data = await tempDir('bench-data');
   onStarted(() => data.remove());
 
@@ -142,8 +152,7 @@ export async function startBenchStack(
     natsUrl: nats.url,
     requester: 'transfer-bench',
     idleTimeoutMs: 120_000,
-    // The download request's schema allows a window of at most 64 chunks.
-    downloadWindowChunks: Math.min(tuning.windowChunks, 64),
+    downloadWindowChunks: tuning.windowChunks,
   });
   // Closed, not drained: on Ctrl-C the nats-server may already be gone, and a drain would wait for it.
   onStarted(() => client.nc.close());
@@ -152,10 +161,13 @@ export async function startBenchStack(
   const secretName = `${BENCH_S3_STORE}-credentials`;
   await client.secrets.create(secretName, S3RVER_CREDENTIALS);
   await client.stores.register(BENCH_S3_STORE, s3StoreDefinition(s3.endpoint, BENCH_BUCKET, secretName));
+  await client.secrets.create(`${BENCH_AZURE_STORE}-credentials`, AZURITE_ACCOUNT);
+  await client.stores.register(BENCH_AZURE_STORE, azureStoreDefinition(azurite.accountUrl, BENCH_CONTAINER, `${BENCH_AZURE_STORE}-credentials`));
 
   if (worker.pid === undefined) throw new Error('the transfer worker has no pid');
   return {
     s3,
+    azurite,
     dataDir: data.path,
     workerPid: worker.pid,
     client,

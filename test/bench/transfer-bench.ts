@@ -6,7 +6,11 @@
  * A benchmark, not a test: it exits 0 whatever the figures, and 1 only when it could not measure
  * (a service failed, a byte came back wrong).
  *
- *   npm run bench -- [--size-mib 1024] [--runs 1] [--only s3|local] [--profile-worker DIR]
+ *   npm run bench -- [--size-mib 1024] [--runs 1] [--only s3|local|azure|copy] [--profile-worker DIR]
+ *
+ * Rows: s3 (s3rver) and azure (Azurite) upload and download, local upload and download, and a
+ * store-to-store copy s3 → azure (a copy job on the worker) against the same copy done directly
+ * with both SDKs in this process.
  *
  * --profile-worker writes a V8 CPU profile of the transfer worker into DIR when it stops
  * (open it in Chrome DevTools or speedscope).
@@ -15,6 +19,7 @@
  * ABUS_PARTS_IN_FLIGHT, ABUS_CHUNK_SIZE_BYTES, ABUS_WINDOW_CHUNKS); the direct S3 upload uses
  * the same part size and parallelism, and the client's download window is ABUS_WINDOW_CHUNKS.
  */
+import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,10 +30,19 @@ import { chunkSizeFor, loadConfig } from '@artifact-bus/contracts';
 import { TransferEnv } from '@artifact-bus/transfer';
 import { tempDir } from '../harness/index.ts';
 import { flushDirtyPages, removeWhenGone, sha256OfFile, writeRandomFile } from './bench-files.ts';
-import { BENCH_BUCKET, BENCH_S3_STORE, startBenchStack, type WorkerTuning } from './bench-stack.ts';
+import { BENCH_AZURE_STORE, BENCH_BUCKET, BENCH_CONTAINER, BENCH_S3_STORE, startBenchStack, type WorkerTuning } from './bench-stack.ts';
 import { CpuMeter, procStatusBytes, RssSampler } from './process-usage.ts';
 import { formatTable, megabytesPerSecond, summariseRow, summariseRss, totalCpuSeconds, type RowMeasurements } from './report.ts';
-import { copyFileStream, downloadDirectFromS3, downloadThroughStack, uploadDirectToS3, uploadThroughStack } from './transfers.ts';
+import {
+  copyDirectS3ToAzure,
+  copyFileStream,
+  downloadDirectFromAzure,
+  downloadDirectFromS3,
+  downloadThroughStack,
+  uploadDirectToAzure,
+  uploadDirectToS3,
+  uploadThroughStack,
+} from './transfers.ts';
 
 const MiB = 1024 * 1024;
 const WORKER_MAX_RSS_MiB = 200;
@@ -36,7 +50,7 @@ const WORKER_MAX_RSS_MiB = 200;
 const BenchOptions = z.object({
   'size-mib': z.coerce.number().int().min(1).max(65_536).default(1024),
   runs: z.coerce.number().int().min(1).max(20).default(1),
-  only: z.enum(['s3', 'local']).optional(),
+  only: z.enum(['s3', 'local', 'azure', 'copy']).optional(),
   'profile-worker': z.string().min(1).optional(),
 });
 type BenchOptions = z.infer<typeof BenchOptions>;
@@ -118,6 +132,7 @@ async function main(): Promise<void> {
   const { client } = stack;
   const s3 = stack.s3.client();
   stops.push(async () => s3.destroy());
+  const azure = stack.azurite.client().getContainerClient(BENCH_CONTAINER);
 
   const chunkSizeBytes = chunkSizeFor(client.nc, tuning.chunkSizeBytes);
   const maxPayloadBytes = client.nc.info?.max_payload ?? NaN;
@@ -171,7 +186,8 @@ async function main(): Promise<void> {
 
   for (let run = 1; run <= options.runs; run++) {
     const stackKey = `bench/stack-${run}.bin`;
-    if (options.only !== 'local') {
+    const wants = (row: 's3' | 'local' | 'azure' | 'copy') => options.only === undefined || options.only === row;
+    if (wants('s3') || wants('copy')) {
       const directKey = `bench/direct-${run}.bin`;
       await measure(
         's3 upload',
@@ -181,18 +197,61 @@ async function main(): Promise<void> {
         { run: async () => expectSourceDigest(await uploadThroughStack(client, BENCH_S3_STORE, stackKey, sourceFile, sizeBytes)) },
         { run: () => uploadDirectToS3(s3, BENCH_BUCKET, directKey, sourceFile, tuning) },
       );
-      await measure(
-        's3 download',
-        'GetObject streamed to a file',
-        0.8,
-        run,
-        { run: () => downloadThroughStack(client, BENCH_S3_STORE, stackKey, downloadFile), after: verifyDownload },
-        { run: () => downloadDirectFromS3(s3, BENCH_BUCKET, directKey, downloadFile), after: verifyDownload },
-      );
+      if (!wants('s3')) rows.delete('s3 upload');
+      if (wants('copy')) {
+        await measure(
+          'copy s3 → azure',
+          'GetObject streamed into staged blocks by both SDKs in one process',
+          0.8,
+          run,
+          {
+            run: async () => {
+              const job = await client.copy({ store: BENCH_S3_STORE, key: stackKey }, { store: BENCH_AZURE_STORE, key: `copied-${run}.bin` });
+              if (job.state !== 'completed' || job.copied[0]?.sha256 !== sourceSha256) throw new Error(`the copy job ended ${job.state}: ${JSON.stringify(job.failed)}`);
+            },
+            after: async () => void (await client.delete(BENCH_AZURE_STORE, `copied-${run}.bin`)),
+          },
+          {
+            run: () => copyDirectS3ToAzure(s3, BENCH_BUCKET, directKey, azure, `direct-copied-${run}.bin`, tuning),
+            after: async () => void (await azure.getBlockBlobClient(`direct-copied-${run}.bin`).delete()),
+          },
+        );
+      }
+      if (wants('s3')) {
+        await measure(
+          's3 download',
+          'GetObject streamed to a file',
+          0.8,
+          run,
+          { run: () => downloadThroughStack(client, BENCH_S3_STORE, stackKey, downloadFile), after: verifyDownload },
+          { run: () => downloadDirectFromS3(s3, BENCH_BUCKET, directKey, downloadFile), after: verifyDownload },
+        );
+      }
       await client.delete(BENCH_S3_STORE, stackKey);
       await s3.send(new DeleteObjectCommand({ Bucket: BENCH_BUCKET, Key: directKey }));
     }
-    if (options.only !== 's3') {
+    if (wants('azure')) {
+      const directBlob = `direct-${run}.bin`;
+      await measure(
+        'azure upload',
+        'BlockBlobClient.uploadStream, same block size and parallelism',
+        0.8,
+        run,
+        { run: async () => expectSourceDigest(await uploadThroughStack(client, BENCH_AZURE_STORE, stackKey, sourceFile, sizeBytes)) },
+        { run: () => uploadDirectToAzure(azure, directBlob, createReadStream(sourceFile), tuning) },
+      );
+      await measure(
+        'azure download',
+        'BlobClient.download streamed to a file',
+        0.8,
+        run,
+        { run: () => downloadThroughStack(client, BENCH_AZURE_STORE, stackKey, downloadFile), after: verifyDownload },
+        { run: () => downloadDirectFromAzure(azure, directBlob, downloadFile), after: verifyDownload },
+      );
+      await client.delete(BENCH_AZURE_STORE, stackKey);
+      await azure.getBlockBlobClient(directBlob).delete();
+    }
+    if (wants('local')) {
       const directFile = path.join(directStore, `direct-${run}.bin`);
       await measure(
         'local upload',

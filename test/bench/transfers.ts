@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { ContainerClient } from '@azure/storage-blob';
 import type { ArtifactBusClient, StoreName } from '@artifact-bus/client';
 
 /** The transfers the benchmark times: through the stack, and the same bytes directly from this process. */
@@ -45,4 +46,32 @@ export async function downloadDirectFromS3(s3: S3Client, bucket: string, key: st
  */
 export async function copyFileStream(source: string, target: string, options: { durable: boolean }): Promise<void> {
   await pipeline(createReadStream(source), createWriteStream(target, { flush: options.durable }));
+}
+
+/** Staged blocks of the worker's part size, as many at once as the worker uploads parts. */
+export async function uploadDirectToAzure(
+  container: ContainerClient,
+  blobName: string,
+  source: Readable,
+  tuning: { partSizeBytes: number; partsInFlight: number },
+): Promise<void> {
+  await container.getBlockBlobClient(blobName).uploadStream(source, tuning.partSizeBytes, tuning.partsInFlight);
+}
+
+export async function downloadDirectFromAzure(container: ContainerClient, blobName: string, target: string): Promise<void> {
+  const response = await container.getBlockBlobClient(blobName).download();
+  await pipeline(response.readableStreamBody as Readable, createWriteStream(target));
+}
+
+/** The direct equivalent of a store-to-store copy: GetObject streamed into staged blocks, in one process. */
+export async function copyDirectS3ToAzure(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  container: ContainerClient,
+  blobName: string,
+  tuning: { partSizeBytes: number; partsInFlight: number },
+): Promise<void> {
+  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  await uploadDirectToAzure(container, blobName, response.Body as Readable, tuning);
 }

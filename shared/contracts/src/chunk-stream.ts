@@ -118,9 +118,7 @@ class ControlState {
   private lastHeardAt = Date.now();
   private lastCreditAt = Date.now();
   private wake: (() => void) | undefined;
-  private rejectFailed: ((error: AbusError) => void) | undefined;
-  /** Rejects as soon as the receiver reports an error: lets a sender stuck on a slow source give up at once. */
-  readonly failed: Promise<never>;
+  private readonly failureListeners = new Set<(error: AbusError) => void>();
 
   constructor(
     private readonly subscription: Subscription,
@@ -128,8 +126,6 @@ class ControlState {
     private readonly idleTimeoutMs: number,
   ) {
     this.upTo = initialCredit;
-    this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
-    this.failed.catch(() => undefined);
     void this.read();
   }
 
@@ -141,7 +137,7 @@ class ControlState {
       } catch (error) {
         this.error ??= new AbusError('PROTOCOL_ERROR', `bad control message: ${(error as Error).message}`);
       }
-      if (this.error) this.rejectFailed?.(this.error);
+      if (this.error) for (const listener of this.failureListeners) listener(this.error);
       this.wake?.();
     }
   }
@@ -154,6 +150,20 @@ class ControlState {
       }
     } else if (message.kind === 'done') this.done = { result: message.result };
     else this.error ??= AbusError.fromPayload(message.error);
+  }
+
+  /**
+   * Awaits `pending`, or rejects as soon as the receiver reports an error: a sender stuck on a
+   * slow source gives up at once. (A listener per wait, removed after it: a long-lived promise
+   * raced again and again would keep every settled chunk reachable.)
+   */
+  orFailure<T>(pending: Promise<T>): Promise<T> {
+    if (this.error) return Promise.reject(this.error);
+    return new Promise<T>((resolve, reject) => {
+      const listener = (error: AbusError) => reject(error);
+      this.failureListeners.add(listener);
+      pending.then(resolve, reject).finally(() => this.failureListeners.delete(listener));
+    });
   }
 
   /** Resolves once `ready()` holds; throws the receiver's error, or TRANSFER_TIMEOUT after silence. */
@@ -207,7 +217,7 @@ export async function sendChunks(nc: NatsConnection, source: AsyncIterable<Uint8
   try {
     for (;;) {
       // The receiver's error ends the wait for a slow source too.
-      const next = await Promise.race([chunks.next(), control.failed]);
+      const next = await control.orFailure(chunks.next());
       if (next.done) break;
       const chunk = next.value;
       await control.until(() => seq < control.upTo, options.signal);
