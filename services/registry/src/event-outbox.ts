@@ -3,8 +3,8 @@ import type { RegistryDb } from './db.ts';
 
 /** How often events that could not be published are offered to JetStream again. */
 const RETRY_MS = 5_000;
-/** Events published per query of the outbox. */
-const BATCH = 500;
+/** Outbox rows read per query. */
+const ROWS_PER_QUERY = 500;
 
 /** Collects the events of one change; they commit with it. */
 export type Emit = (...events: RegistryEvent[]) => void;
@@ -33,8 +33,8 @@ export class RegistryEventOutbox {
 
   /** Runs `change` in a transaction with the events it emits; publishes them once it committed. */
   async transaction<T>(change: (trx: RegistryDb, emit: Emit) => Promise<T>): Promise<T> {
+    const events: RegistryEvent[] = [];
     const result = await this.db.transaction().execute(async (trx) => {
-      const events: RegistryEvent[] = [];
       const value = await change(trx, (...emitted) => events.push(...emitted));
       if (events.length > 0) {
         await trx
@@ -44,7 +44,7 @@ export class RegistryEventOutbox {
       }
       return value;
     });
-    await this.flush();
+    if (events.length > 0) await this.flush();
     return result;
   }
 
@@ -59,14 +59,14 @@ export class RegistryEventOutbox {
     if (this.stopped) return;
     try {
       for (;;) {
-        const rows = await this.db.selectFrom('event_outbox').select(['seq', 'payload']).orderBy('seq').limit(BATCH).execute();
+        const rows = await this.db.selectFrom('event_outbox').select(['seq', 'payload']).orderBy('seq').limit(ROWS_PER_QUERY).execute();
         for (const row of rows) {
-          const parsed = RegistryEvent.safeParse(JSON.parse(row.payload));
+          const parsed = RegistryEvent.safeParse(parseJson(row.payload));
           if (parsed.success) await this.publisher.registry(parsed.data, { attempts: 1 });
           else this.logger.error({ seq: row.seq }, 'an outbox row is not a registry event; dropped');
           await this.db.deleteFrom('event_outbox').where('seq', '=', row.seq).execute();
         }
-        if (rows.length < BATCH) return;
+        if (rows.length < ROWS_PER_QUERY) return;
       }
     } catch (error) {
       this.logger.warn({ err: error, retryInMs: RETRY_MS }, 'registry events are waiting in the outbox');
@@ -82,5 +82,13 @@ export class RegistryEventOutbox {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     await this.tail;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
