@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
-import { AnonymousCredential, BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
+import { AnonymousCredential, BlobSASPermissions, BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import type { z } from 'zod';
 import { AbusError, objectUri, RESERVED_PREFIX, type AzureClientKwargs, type AzureLocation, type ObjectInfo } from '@artifact-bus/contracts';
 import { clipRange, emptyBody, type Deployment, type ListPage, type ObjectRead, type PutOptions, type ReadRange, type StorageBackend, type VerifiedBody } from './backend.ts';
@@ -18,6 +18,8 @@ const MIN_BLOCK_BYTES = 1024 * 1024;
 const BLOCKS_PER_SIZE_STEP = 1_000;
 /** Metadata names must be C# identifiers. */
 const SHA256_METADATA = 'abus_sha256';
+/** The largest blob Copy Blob From URL copies in one synchronous call. */
+const SYNC_COPY_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Size of block `blockNumber` (1-based): with a declared size, 50,000 blocks always hold it. */
 export function blockSizeFor(blockNumber: number, configuredBytes: number, declaredSizeBytes: number | undefined): number {
@@ -84,10 +86,34 @@ export function azureServiceClient(options: Pick<AzureBackendOptions, 'location'
 export class AzureBackend implements StorageBackend {
   readonly location: AzureLocation;
   private readonly container: ContainerClient;
+  /** Backends with the same scope reach the same account with the same credentials: they can copy server-side. */
+  private readonly scope: string;
 
   constructor(private readonly options: AzureBackendOptions) {
     this.location = options.location;
     this.container = azureServiceClient(options).getContainerClient(options.location.container);
+    this.scope = JSON.stringify([this.container.accountName, options.clientKwargs?.account_url, options.credentials ?? null]);
+  }
+
+  async copyFrom(source: StorageBackend, sourceKey: string, object: ObjectInfo, key: string): Promise<{ sizeBytes: number; sha256: string } | null> {
+    // Copy Blob From URL takes blobs up to 256 MiB and needs a SAS for its source, which an account key can sign.
+    if (!(source instanceof AzureBackend) || source.scope !== this.scope || !object.sha256 || object.sizeBytes > SYNC_COPY_MAX_BYTES) return null;
+    const sourceBlob = source.container.getBlockBlobClient(source.blobName(sourceKey));
+    if (!(sourceBlob.credential instanceof StorageSharedKeyCredential)) return null;
+    try {
+      const sourceUrl = await sourceBlob.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 3600_000) });
+      const blob = this.container.getBlockBlobClient(this.blobName(key));
+      await blob.syncCopyFromURL(sourceUrl, { metadata: { ...object.metadata, [SHA256_METADATA]: object.sha256 } });
+      if (object.contentType) await blob.setHTTPHeaders({ blobContentType: object.contentType });
+      const copied = await this.stat(key);
+      if (copied.sizeBytes !== object.sizeBytes) {
+        await this.delete(key);
+        throw new AbusError('SIZE_MISMATCH', `the server-side copy of "${sourceKey}" has ${copied.sizeBytes} bytes, not ${object.sizeBytes}`);
+      }
+      return { sizeBytes: copied.sizeBytes, sha256: object.sha256 };
+    } catch (error) {
+      throw mapAzureError(error, key);
+    }
   }
 
   uri(key: string): string {
